@@ -1,0 +1,467 @@
+/*
+ * This file implements the incremental RESP2 request parser declared in
+ * resp.h: the server side of the Redis protocol, turning the bytes a client
+ * sent into an argument vector without copying them.
+ *
+ * A request is either a multibulk array (`*<n>\r\n` followed by n bulk
+ * strings `$<len>\r\n<bytes>\r\n`) or an inline command (one line split on
+ * blanks, as typed into telnet). The parser is a small state machine whose
+ * progress lives in struct resp_parser, so a request that arrives a few bytes
+ * at a time is scanned once: a finished argument is never looked at again,
+ * and a header line being waited for is searched only from where the last
+ * call stopped.
+ *
+ * Every number is checked against the limits before it is used, and every
+ * line the parser waits for has a maximum length, so a client can make the
+ * caller buffer at most max_bulk_len (plus a header) for one argument and can
+ * never make the parser allocate more than one resp_arg per argument it has
+ * actually sent. Error messages follow Redis's wording, because the server
+ * sends them back as "-ERR <message>".
+ *
+ * Inline arguments are returned as offsets into the caller's buffer, so only
+ * quoting that needs no rewriting is supported: a whole argument in "double"
+ * or 'single' quotes. Backslash escapes inside quotes and quotes glued to a
+ * bare word (which Redis unescapes or concatenates into a new string) are
+ * refused with a protocol error rather than returned undecoded.
+ */
+#include "resp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Longest `*<n>` or `$<len>` line, '\r' included: a sign and 19 digits fit
+ * with room to spare. A client that sends more without a newline is refused,
+ * so a stream of digits cannot grow the caller's buffer without bound.
+ */
+#define RESP_HEADER_MAX 64
+
+/* Arguments reserved when a multibulk header arrives, whatever it claims. */
+#define RESP_ARGV_FIRST 64
+
+/* Smallest argv allocation, so tiny requests do not realloc repeatedly. */
+#define RESP_ARGV_MIN 8
+
+enum resp_state {
+    ST_START = 0, /* nothing of the request seen yet */
+    ST_INLINE,    /* looking for the '\n' ending an inline line */
+    ST_MB_HEADER, /* looking for the '\n' ending `*<n>` */
+    ST_BULK_HEADER, /* looking for the '\n' ending `$<len>` */
+    ST_BULK_DATA, /* waiting for <len> bytes and "\r\n" */
+    ST_ERROR,     /* a protocol error was reported; only reset helps */
+};
+
+struct resp_limits resp_limits_default(void)
+{
+    struct resp_limits l = {
+        .max_bulk_len = (size_t)512 * 1024 * 1024,
+        .max_array_len = (size_t)1024 * 1024,
+        .max_inline_len = (size_t)64 * 1024,
+    };
+    return l;
+}
+
+void resp_parser_init(struct resp_parser *p, const struct resp_limits *limits)
+{
+    memset(p, 0, sizeof(*p));
+    p->limits = limits != NULL ? *limits : resp_limits_default();
+    resp_parser_reset(p);
+}
+
+void resp_parser_deinit(struct resp_parser *p)
+{
+    free(p->argv);
+    p->argv = NULL;
+    p->argv_cap = 0;
+    p->argc = 0;
+    resp_parser_reset(p);
+}
+
+void resp_parser_reset(struct resp_parser *p)
+{
+    p->argc = 0;
+    p->state = ST_START;
+    p->pos = 0;
+    p->line = 0;
+    p->multibulk = 0;
+    p->bulk = -1;
+    p->err[0] = '\0';
+}
+
+/*
+ * Records a protocol error: the message is kept in p->err and the parser
+ * stays in the error state (every later call fails the same way) until it is
+ * reset. Always returns RESP_EPROTO.
+ */
+static enum resp_status fail(struct resp_parser *p, const char *msg)
+{
+    snprintf(p->err, sizeof(p->err), "%s", msg);
+    p->state = ST_ERROR;
+    return RESP_EPROTO;
+}
+
+/*
+ * Makes room for at least `need` arguments, keeping those already parsed.
+ * Returns 0, or -1 when memory is exhausted (argv is then unchanged).
+ */
+static int argv_reserve(struct resp_parser *p, size_t need)
+{
+    if (need <= p->argv_cap)
+        return 0;
+    if (need > SIZE_MAX / sizeof(*p->argv))
+        return -1;
+    struct resp_arg *argv = realloc(p->argv, need * sizeof(*p->argv));
+    if (argv == NULL)
+        return -1;
+    p->argv = argv;
+    p->argv_cap = need;
+    return 0;
+}
+
+/*
+ * Appends one argument, doubling argv when it is full but never beyond
+ * `most`, the number of arguments the request can still have in total
+ * (already parsed ones included). Returns 0, or -1 when memory is exhausted.
+ */
+static int argv_push(struct resp_parser *p, size_t off, size_t len, size_t most)
+{
+    if (p->argc == p->argv_cap) {
+        size_t grow = p->argv_cap < RESP_ARGV_MIN / 2 ? RESP_ARGV_MIN
+                                                      : p->argv_cap * 2;
+        if (grow > most)
+            grow = most;
+        if (grow <= p->argc || argv_reserve(p, grow) != 0)
+            return -1;
+    }
+    p->argv[p->argc].off = off;
+    p->argv[p->argc].len = len;
+    p->argc++;
+    return 0;
+}
+
+/*
+ * Parses the decimal number in s[0, n) the way Redis's string2ll does:
+ * an optional '-' and at least one digit, no leading zeros ("0" itself is
+ * fine), no other characters, and no overflow of int64_t. Returns 0 and sets
+ * *out, or -1.
+ */
+static int parse_number(const char *s, size_t n, int64_t *out)
+{
+    int negative = 0;
+    if (n > 0 && s[0] == '-') {
+        negative = 1;
+        s++;
+        n--;
+    }
+    if (n == 0 || s[0] < '0' || s[0] > '9')
+        return -1;
+    if (s[0] == '0') {
+        if (n != 1 || negative)
+            return -1;
+        *out = 0;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return -1;
+    *out = negative ? -(int64_t)v : (int64_t)v;
+    return 0;
+}
+
+/*
+ * Looks for the '\n' ending the header line that starts at p->line, searching
+ * only bytes not examined before. On success returns 0 and sets *value to
+ * the number between the type byte and "\r\n"; *next is the offset after the
+ * line. Returns 1 when more bytes are needed (p->pos then covers everything
+ * examined), or -1 when the line is too long (message `too_big`) or its
+ * number is malformed (message `invalid`), with the error recorded.
+ */
+static int read_header(struct resp_parser *p, const char *buf, size_t len,
+                       const char *too_big, const char *invalid,
+                       int64_t *value, size_t *next)
+{
+    size_t end = len;
+    if (end - p->line > RESP_HEADER_MAX)
+        end = p->line + RESP_HEADER_MAX + 1;
+    const char *nl = NULL;
+    if (p->pos < end)
+        nl = memchr(buf + p->pos, '\n', end - p->pos);
+    if (nl == NULL) {
+        if (len - p->line > RESP_HEADER_MAX) {
+            fail(p, too_big);
+            return -1;
+        }
+        p->pos = len;
+        return 1;
+    }
+    size_t at = (size_t)(nl - buf);
+    /* The line is buf[line] (the type byte), the number, then "\r\n". */
+    if (at < p->line + 2 || buf[at - 1] != '\r' ||
+        parse_number(buf + p->line + 1, at - 1 - (p->line + 1), value) != 0) {
+        fail(p, invalid);
+        return -1;
+    }
+    *next = at + 1;
+    return 0;
+}
+
+/*
+ * Makes the parser ready for the next request after one finished at `used`
+ * bytes: argc/argv keep the result for the caller.
+ */
+static enum resp_status finish(struct resp_parser *p, size_t used,
+                               size_t *used_out)
+{
+    p->state = ST_START;
+    p->pos = 0;
+    p->line = 0;
+    p->multibulk = 0;
+    p->bulk = -1;
+    *used_out = used;
+    return RESP_OK;
+}
+
+/*
+ * Reports that byte c was found where a bulk header's '$' should be, in
+ * Redis's words; bytes that would garble a one-line reply are shown as \xHH.
+ */
+static enum resp_status fail_expected_dollar(struct resp_parser *p, char c)
+{
+    unsigned char u = (unsigned char)c;
+    if (u >= 0x20 && u < 0x7f)
+        snprintf(p->err, sizeof(p->err),
+                 "Protocol error: expected '$', got '%c'", c);
+    else
+        snprintf(p->err, sizeof(p->err),
+                 "Protocol error: expected '$', got '\\x%02x'", u);
+    p->state = ST_ERROR;
+    return RESP_EPROTO;
+}
+
+/*
+ * Continues a multibulk request from wherever the parser stopped, up to
+ * buf[len). Returns RESP_OK with the whole request parsed, RESP_AGAIN with
+ * all of buf[0, len) accounted for in the parser's state, or RESP_EPROTO.
+ */
+static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf,
+                                        size_t len, size_t *used)
+{
+    int64_t n;
+    size_t next;
+    int rc;
+
+    for (;;) {
+        switch (p->state) {
+        case ST_MB_HEADER:
+            rc = read_header(p, buf, len,
+                             "Protocol error: too big mbulk count string",
+                             "Protocol error: invalid multibulk length", &n,
+                             &next);
+            if (rc != 0)
+                return rc > 0 ? RESP_AGAIN : RESP_EPROTO;
+            if (n <= 0)
+                return finish(p, next, used); /* *0 and *-1: nothing */
+            if ((uint64_t)n > p->limits.max_array_len)
+                return fail(p, "Protocol error: invalid multibulk length");
+            /* The header is only a claim: reserve for what is likely. */
+            if (argv_reserve(p, n < RESP_ARGV_MIN     ? RESP_ARGV_MIN
+                                : n < RESP_ARGV_FIRST ? (size_t)n
+                                                      : RESP_ARGV_FIRST) != 0)
+                return fail(p, "out of memory parsing the request");
+            p->multibulk = n;
+            p->pos = p->line = next;
+            p->state = ST_BULK_HEADER;
+            break;
+
+        case ST_BULK_HEADER:
+            if (p->line >= len)
+                return RESP_AGAIN;
+            if (buf[p->line] != '$')
+                return fail_expected_dollar(p, buf[p->line]);
+            rc = read_header(p, buf, len,
+                             "Protocol error: too big bulk count string",
+                             "Protocol error: invalid bulk length", &n, &next);
+            if (rc != 0)
+                return rc > 0 ? RESP_AGAIN : RESP_EPROTO;
+            if (n < 0 || (uint64_t)n > p->limits.max_bulk_len ||
+                (uint64_t)n > SIZE_MAX - 2 - next)
+                return fail(p, "Protocol error: invalid bulk length");
+            p->bulk = n;
+            p->pos = next;
+            p->state = ST_BULK_DATA;
+            break;
+
+        default: { /* ST_BULK_DATA */
+            size_t blen = (size_t)p->bulk;
+            if (len < p->pos || len - p->pos < blen + 2)
+                return RESP_AGAIN;
+            size_t end = p->pos + blen;
+            if (buf[end] != '\r' || buf[end + 1] != '\n')
+                return fail(p, "Protocol error: bulk data not followed by CRLF");
+            size_t most = p->argc + (size_t)p->multibulk;
+            if (argv_push(p, p->pos, blen, most) != 0)
+                return fail(p, "out of memory parsing the request");
+            p->pos = p->line = end + 2;
+            p->bulk = -1;
+            if (--p->multibulk == 0)
+                return finish(p, p->pos, used);
+            p->state = ST_BULK_HEADER;
+            break;
+        }
+        }
+    }
+}
+
+/* The blanks that separate inline arguments (Redis uses isspace()). */
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/*
+ * Finds the quote q closing a quoted section whose contents start at
+ * buf[i], honouring the backslash escapes Redis recognises inside it (any
+ * escaped character in double quotes, only \' in single quotes). Returns the
+ * offset of the closing quote, or `end` when there is none; sets *escaped
+ * when the section contains an escape.
+ */
+static size_t find_closing_quote(const char *buf, size_t i, size_t end, char q,
+                                 int *escaped)
+{
+    while (i < end) {
+        char c = buf[i];
+        if (c == '\\' && i + 1 < end && (q == '"' || buf[i + 1] == '\'')) {
+            *escaped = 1;
+            i += 2;
+        } else if (c == q) {
+            return i;
+        } else {
+            i++;
+        }
+    }
+    return end;
+}
+
+/*
+ * Splits the inline line buf[0, end) (its "\r\n" or "\n" already removed)
+ * into arguments, as Redis's sdssplitargs() would, but refusing the forms
+ * whose result is not a slice of the line. Returns RESP_OK or RESP_EPROTO.
+ */
+static enum resp_status split_inline(struct resp_parser *p, const char *buf,
+                                     size_t end)
+{
+    static const char unbalanced[] =
+        "Protocol error: unbalanced quotes in request";
+    int rewrite = 0; /* an argument would need unescaping or joining */
+    size_t i = 0;
+
+    for (;;) {
+        while (i < end && is_blank(buf[i]))
+            i++;
+        if (i == end)
+            break;
+        size_t start = i, off, n;
+        if (buf[i] == '"' || buf[i] == '\'') {
+            size_t close = find_closing_quote(buf, i + 1, end, buf[i], &rewrite);
+            if (close == end || (close + 1 < end && !is_blank(buf[close + 1])))
+                return fail(p, unbalanced);
+            off = start + 1;
+            n = close - off;
+            i = close + 1;
+        } else {
+            while (i < end && !is_blank(buf[i]) && buf[i] != '"' &&
+                   buf[i] != '\'')
+                i++;
+            off = start;
+            n = i - start;
+            if (i < end && !is_blank(buf[i])) {
+                /* A quote glued to a bare word: Redis joins the two. */
+                size_t close =
+                    find_closing_quote(buf, i + 1, end, buf[i], &rewrite);
+                if (close == end ||
+                    (close + 1 < end && !is_blank(buf[close + 1])))
+                    return fail(p, unbalanced);
+                rewrite = 1;
+                i = close + 1;
+            }
+        }
+        if (p->argc >= p->limits.max_array_len)
+            return fail(p, "Protocol error: too many arguments in inline request");
+        if (argv_push(p, off, n, SIZE_MAX) != 0)
+            return fail(p, "out of memory parsing the request");
+    }
+    if (rewrite)
+        return fail(p, "Protocol error: escapes and joined quotes are not "
+                       "supported in inline requests");
+    return RESP_OK;
+}
+
+/*
+ * Continues an inline request: waits for its '\n' (searching only new
+ * bytes), then splits the line. Returns like parse_multibulk().
+ */
+static enum resp_status parse_inline(struct resp_parser *p, const char *buf,
+                                     size_t len, size_t *used)
+{
+    size_t max = p->limits.max_inline_len;
+    size_t end = len > max ? max + 1 : len; /* the '\n' may be at most here */
+    const char *nl = NULL;
+    if (p->pos < end)
+        nl = memchr(buf + p->pos, '\n', end - p->pos);
+    if (nl == NULL) {
+        if (len > max)
+            return fail(p, "Protocol error: too big inline request");
+        p->pos = len;
+        return RESP_AGAIN;
+    }
+    size_t at = (size_t)(nl - buf);
+    size_t line_end = at > 0 && buf[at - 1] == '\r' ? at - 1 : at;
+    enum resp_status st = split_inline(p, buf, line_end);
+    if (st != RESP_OK)
+        return st;
+    return finish(p, at + 1, used);
+}
+
+enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t len,
+                            size_t *used)
+{
+    *used = 0;
+    switch (p->state) {
+    case ST_ERROR:
+        return RESP_EPROTO;
+    case ST_START:
+        p->argc = 0;
+        if (len == 0)
+            return RESP_AGAIN;
+        p->state = buf[0] == '*' ? ST_MB_HEADER : ST_INLINE;
+        break;
+    default:
+        break;
+    }
+    if (p->state == ST_INLINE)
+        return parse_inline(p, buf, len, used);
+    return parse_multibulk(p, buf, len, used);
+}
+
+size_t resp_parser_want(const struct resp_parser *p)
+{
+    switch (p->state) {
+    case ST_START:
+        return 1;
+    case ST_BULK_DATA:
+        return p->pos + (size_t)p->bulk + 2;
+    case ST_INLINE:
+    case ST_MB_HEADER:
+    case ST_BULK_HEADER:
+        return p->pos + 1;
+    default:
+        return 0; /* ST_ERROR: no length helps */
+    }
+}

@@ -1,0 +1,159 @@
+/*
+ * This file implements the command table: lookup by name (any case),
+ * arity checks, and the dispatch that runs a parsed request.
+ */
+#include "command.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "server.h"
+
+static const struct command commands[] = {
+    {"get", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_get},
+    {"set", -3, CMD_WRITE, 1, 1, 1, cmd_set},
+    {"mget", -2, CMD_READONLY | CMD_FAST, 1, -1, 1, cmd_mget},
+    {"mset", -3, CMD_WRITE, 1, -1, 2, cmd_mset},
+    {"del", -2, CMD_WRITE, 1, -1, 1, cmd_del},
+    {"exists", -2, CMD_READONLY | CMD_FAST, 1, -1, 1, cmd_exists},
+    {"expire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire},
+    {"pexpire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpire},
+    {"ttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_ttl},
+    {"pttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_pttl},
+    {"dbsize", 1, CMD_READONLY | CMD_FAST, 0, 0, 0, cmd_dbsize},
+    {"flushall", -1, CMD_WRITE, 0, 0, 0, cmd_flushall},
+    {"flushdb", -1, CMD_WRITE, 0, 0, 0, cmd_flushall},
+    {"ping", -1, CMD_FAST, 0, 0, 0, cmd_ping},
+    {"echo", 2, CMD_FAST, 0, 0, 0, cmd_echo},
+    {"select", 2, CMD_FAST, 0, 0, 0, cmd_select},
+    {"quit", -1, CMD_FAST, 0, 0, 0, cmd_quit},
+    {"hello", -1, CMD_FAST, 0, 0, 0, cmd_hello},
+    {"client", -2, 0, 0, 0, 0, cmd_client},
+    {"command", -1, 0, 0, 0, 0, cmd_command},
+    {"config", -2, CMD_ADMIN, 0, 0, 0, cmd_config},
+    {"info", -1, 0, 0, 0, 0, cmd_info},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define INDEX_SIZE 128 /* power of two, well above NCOMMANDS */
+#define MAX_NAME 32
+
+static const struct command *index_slots[INDEX_SIZE];
+
+static unsigned name_hash(const char *lower, size_t len)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)lower[i]) * 16777619u;
+    }
+    return h;
+}
+
+void command_setup(void)
+{
+    memset(index_slots, 0, sizeof(index_slots));
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        unsigned h = name_hash(commands[i].name, strlen(commands[i].name));
+        while (index_slots[h & (INDEX_SIZE - 1)] != NULL) {
+            h++;
+        }
+        index_slots[h & (INDEX_SIZE - 1)] = &commands[i];
+    }
+}
+
+const struct command *command_lookup(const char *name, size_t len)
+{
+    char lower[MAX_NAME];
+    if (len == 0 || len >= MAX_NAME) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    }
+    unsigned h = name_hash(lower, len);
+    for (;;) {
+        const struct command *cmd = index_slots[h & (INDEX_SIZE - 1)];
+        if (cmd == NULL) {
+            return NULL;
+        }
+        if (strncmp(cmd->name, lower, len) == 0 && cmd->name[len] == '\0') {
+            return cmd;
+        }
+        h++;
+    }
+}
+
+const struct command *command_all(size_t *n)
+{
+    *n = NCOMMANDS;
+    return commands;
+}
+
+bool cmd_is(const struct cmd_ctx *ctx, size_t i, const char *word)
+{
+    size_t len = strlen(word);
+    return cmd_len(ctx, i) == len && strncasecmp(cmd_arg(ctx, i), word, len) == 0;
+}
+
+bool cmd_int(const struct cmd_ctx *ctx, size_t i, long long *out)
+{
+    const char *p = cmd_arg(ctx, i);
+    size_t len = cmd_len(ctx, i);
+    if (len == 0 || len > 20) {
+        return false;
+    }
+    char tmp[24];
+    memcpy(tmp, p, len);
+    tmp[len] = '\0';
+    if (!(isdigit((unsigned char)tmp[0]) ||
+          (tmp[0] == '-' && len > 1 && isdigit((unsigned char)tmp[1])))) {
+        return false;
+    }
+    errno = 0;
+    char *end;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void command_execute(struct cmd_ctx *ctx)
+{
+    const struct command *cmd = command_lookup(cmd_arg(ctx, 0), cmd_len(ctx, 0));
+    if (cmd == NULL) {
+        char name[64];
+        size_t len = cmd_len(ctx, 0);
+        if (len > 40) {
+            len = 40;
+        }
+        memcpy(name, cmd_arg(ctx, 0), len);
+        name[len] = '\0';
+        for (char *p = name; *p; p++) {
+            if (!isprint((unsigned char)*p)) {
+                *p = '?';
+            }
+        }
+        reply_errorf(&ctx->r, "ERR unknown command '%s', with args beginning with: ",
+                     name);
+        STAT_ADD(&ctx->w->stats, total_error_replies, 1);
+        return;
+    }
+    if ((cmd->arity > 0 && ctx->argc != (size_t)cmd->arity) ||
+        (cmd->arity < 0 && ctx->argc < (size_t)-cmd->arity)) {
+        reply_errorf(&ctx->r, "ERR wrong number of arguments for '%s' command",
+                     cmd->name);
+        STAT_ADD(&ctx->w->stats, total_error_replies, 1);
+        return;
+    }
+    size_t before = ctx->r.out->len;
+    cmd->fn(ctx);
+    STAT_ADD(&ctx->w->stats, total_commands_processed, 1);
+    if (ctx->r.out->len > before && ctx->r.out->data[before] == '-') {
+        STAT_ADD(&ctx->w->stats, total_error_replies, 1);
+    }
+}

@@ -1,0 +1,103 @@
+/*
+ * command.h: the command table and the context every command runs with.
+ *
+ * A command handler reads its arguments from the context, talks to the
+ * stores, and appends exactly one reply through ctx->r. Arity follows
+ * Redis' convention: N means exactly N arguments including the name, -N
+ * means at least N.
+ */
+#ifndef LARDER_COMMAND_H
+#define LARDER_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reply.h"
+#include "resp.h"
+
+struct conn;
+struct server;
+struct worker;
+
+struct cmd_ctx {
+    struct server *srv;
+    struct worker *w;
+    struct conn *c;
+    struct reply r;
+    const char *base;            /* the request's first byte */
+    const struct resp_arg *argv; /* offsets from base */
+    size_t argc;
+    int64_t now_ms; /* Unix time in ms, read once per batch */
+};
+
+static inline const char *cmd_arg(const struct cmd_ctx *ctx, size_t i)
+{
+    return ctx->base + ctx->argv[i].off;
+}
+
+static inline size_t cmd_len(const struct cmd_ctx *ctx, size_t i)
+{
+    return ctx->argv[i].len;
+}
+
+/* Case-insensitive comparison of argument i with a lowercase word. */
+bool cmd_is(const struct cmd_ctx *ctx, size_t i, const char *word);
+
+/* Parses argument i as a signed 64-bit integer; false if it is not one. */
+bool cmd_int(const struct cmd_ctx *ctx, size_t i, long long *out);
+
+typedef void (*cmd_fn)(struct cmd_ctx *ctx);
+
+/* Command flags. */
+#define CMD_WRITE    0x1u /* changes data */
+#define CMD_READONLY 0x2u /* reads data */
+#define CMD_ADMIN    0x4u /* changes the server */
+#define CMD_FAST     0x8u /* O(1) or O(arguments) */
+
+struct command {
+    const char *name; /* lowercase */
+    int arity;
+    unsigned flags;
+    int first_key, last_key, key_step; /* for COMMAND's reply */
+    cmd_fn fn;
+};
+
+/* Builds the lookup index; call once before any command runs. */
+void command_setup(void);
+
+/* Runs one parsed request (argc >= 1) and appends its reply. */
+void command_execute(struct cmd_ctx *ctx);
+
+/* Every command, for COMMAND; *n receives the count. */
+const struct command *command_all(size_t *n);
+
+/* The command called name[0, len) (any case), or NULL. */
+const struct command *command_lookup(const char *name, size_t len);
+
+/* Handlers, grouped by file. cmd_keys.c: */
+void cmd_get(struct cmd_ctx *ctx);
+void cmd_set(struct cmd_ctx *ctx);
+void cmd_mget(struct cmd_ctx *ctx);
+void cmd_mset(struct cmd_ctx *ctx);
+void cmd_del(struct cmd_ctx *ctx);
+void cmd_exists(struct cmd_ctx *ctx);
+void cmd_expire(struct cmd_ctx *ctx);
+void cmd_pexpire(struct cmd_ctx *ctx);
+void cmd_ttl(struct cmd_ctx *ctx);
+void cmd_pttl(struct cmd_ctx *ctx);
+void cmd_dbsize(struct cmd_ctx *ctx);
+void cmd_flushall(struct cmd_ctx *ctx);
+
+/* cmd_server.c: */
+void cmd_ping(struct cmd_ctx *ctx);
+void cmd_echo(struct cmd_ctx *ctx);
+void cmd_select(struct cmd_ctx *ctx);
+void cmd_quit(struct cmd_ctx *ctx);
+void cmd_hello(struct cmd_ctx *ctx);
+void cmd_client(struct cmd_ctx *ctx);
+void cmd_command(struct cmd_ctx *ctx);
+void cmd_config(struct cmd_ctx *ctx);
+void cmd_info(struct cmd_ctx *ctx);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * node_options.h: every larderd option, declared once. The table drives
+ * command-line parsing, the config file, --help and CONFIG GET/SET.
+ */
+#ifndef LARDER_NODE_OPTIONS_H
+#define LARDER_NODE_OPTIONS_H
+
+#include "option.h"
+
+#define NODE_POLICIES \
+    "noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-ttl"
+#define NODE_LOGLEVELS "debug|verbose|notice|warning"
+
+/* X(id, name, type, default, choices, flags, help) */
+#define NODE_OPTIONS(X)                                                        \
+    X(config, "config", OPTION_STR, "", NULL, 0,                               \
+      "read options from this file first (lines of 'name value')")            \
+    X(port, "port", OPTION_UINT, "7379", NULL, 0, "TCP port for clients")      \
+    X(bind, "bind", OPTION_STR, "127.0.0.1", NULL, 0,                          \
+      "IP address to listen on")                                               \
+    X(threads, "threads", OPTION_UINT, "0", NULL, 0,                           \
+      "worker threads, each with its own event loop (0: one per core)")        \
+    X(maxmemory, "maxmemory", OPTION_BYTES, "0", NULL, OPTION_RELOADABLE,      \
+      "memory limit for live tables in bytes (0: none); e.g. 4gb")             \
+    X(maxmemory_policy, "maxmemory-policy", OPTION_ENUM, "noeviction",         \
+      NODE_POLICIES, OPTION_RELOADABLE, "what to do when maxmemory is reached") \
+    X(maxmemory_samples, "maxmemory-samples", OPTION_UINT, "5", NULL, 0,       \
+      "keys sampled per eviction")                                             \
+    X(hz, "hz", OPTION_UINT, "10", NULL, 0,                                    \
+      "active expiry cycles per second")                                      \
+    X(active_expire_effort, "active-expire-effort", OPTION_UINT, "20000",      \
+      NULL, 0, "hash slots examined per active expiry cycle")                  \
+    X(maxclients, "maxclients", OPTION_UINT, "10000", NULL, OPTION_RELOADABLE, \
+      "maximum simultaneous client connections")                               \
+    X(proto_max_bulk_len, "proto-max-bulk-len", OPTION_BYTES, "512mb", NULL,   \
+      0, "largest bulk string (key or value) in a request")                   \
+    X(proto_max_multibulk_len, "proto-max-multibulk-len", OPTION_UINT,         \
+      "1048576", NULL, 0, "most arguments in one request")                    \
+    X(proto_inline_max_size, "proto-inline-max-size", OPTION_BYTES, "64kb",    \
+      NULL, 0, "longest inline (telnet-style) command line")                  \
+    X(client_query_buffer_limit, "client-query-buffer-limit", OPTION_BYTES,    \
+      "1gb", NULL, 0, "unparsed input a client may have buffered")             \
+    X(client_output_buffer_limit, "client-output-buffer-limit", OPTION_BYTES,  \
+      "1gb", NULL, 0, "unsent replies a client may have pending")              \
+    X(shutdown_timeout, "shutdown-timeout", OPTION_UINT, "10", NULL, 0,        \
+      "seconds SIGTERM waits for in-flight replies to be sent")                \
+    X(loglevel, "loglevel", OPTION_ENUM, "notice", NODE_LOGLEVELS,             \
+      OPTION_RELOADABLE, "lowest level of log lines written to stderr")
+
+struct node_options {
+    NODE_OPTIONS(OPTION_DECLARE)
+};
+
+#endif
