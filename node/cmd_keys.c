@@ -211,6 +211,10 @@ static void do_expire(struct cmd_ctx *ctx, long long unit_ms, const char *name)
         return;
     }
     int64_t at;
+    if (v < LLONG_MIN / unit_ms) {
+        reply_errorf(&ctx->r, "ERR invalid expire time in '%s' command", name);
+        return;
+    }
     if (v <= 0) {
         at = ctx->now_ms; /* in the past: delete now, as Redis does */
     } else if (!expiry_at(v, unit_ms, false, ctx->now_ms, &at)) {

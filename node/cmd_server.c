@@ -329,8 +329,13 @@ static void config_set(struct cmd_ctx *ctx)
 
 void cmd_config(struct cmd_ctx *ctx)
 {
-    if (cmd_is(ctx, 1, "get") && ctx->argc >= 3) {
-        config_get(ctx);
+    if (cmd_is(ctx, 1, "get")) {
+        if (ctx->argc < 3) {
+            reply_error(&ctx->r,
+                        "ERR wrong number of arguments for 'config|get' command");
+        } else {
+            config_get(ctx);
+        }
     } else if (cmd_is(ctx, 1, "set")) {
         config_set(ctx);
     } else if (cmd_is(ctx, 1, "resetstat") && ctx->argc == 2) {
@@ -429,6 +434,9 @@ static void info_memory(struct cmd_ctx *ctx, struct buf *b,
     struct server *srv = ctx->srv;
     uint64_t used = server_used_memory(srv);
     uint64_t peak = __atomic_load_n(&srv->used_memory_peak, __ATOMIC_RELAXED);
+    if (used > peak) {
+        peak = used; /* the timer records it too; INFO never shows less */
+    }
     uint64_t rss = rss_bytes();
     pthread_mutex_lock(&srv->config_lock);
     uint64_t maxmemory = srv->opts->maxmemory.num;

@@ -5,7 +5,7 @@
 #include "command.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,25 +100,25 @@ bool cmd_is(const struct cmd_ctx *ctx, size_t i, const char *word)
 
 bool cmd_int(const struct cmd_ctx *ctx, size_t i, long long *out)
 {
+    /* Redis' rules: optional '-', digits, no leading zeros, no "-0". */
     const char *p = cmd_arg(ctx, i);
     size_t len = cmd_len(ctx, i);
-    if (len == 0 || len > 20) {
+    bool neg = len > 0 && p[0] == '-';
+    size_t k = neg ? 1 : 0;
+    if (len == k || len - k > 19 || (p[k] == '0' && (len - k > 1 || neg))) {
         return false;
     }
-    char tmp[24];
-    memcpy(tmp, p, len);
-    tmp[len] = '\0';
-    if (!(isdigit((unsigned char)tmp[0]) ||
-          (tmp[0] == '-' && len > 1 && isdigit((unsigned char)tmp[1])))) {
+    unsigned long long v = 0;
+    for (; k < len; k++) {
+        if (p[k] < '0' || p[k] > '9') {
+            return false;
+        }
+        v = v * 10 + (unsigned long long)(p[k] - '0');
+    }
+    if (v > (unsigned long long)LLONG_MAX + neg) {
         return false;
     }
-    errno = 0;
-    char *end;
-    long long v = strtoll(tmp, &end, 10);
-    if (errno != 0 || *end != '\0') {
-        return false;
-    }
-    *out = v;
+    *out = neg ? (long long)(0ULL - v) : (long long)v;
     return true;
 }
 

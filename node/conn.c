@@ -164,7 +164,11 @@ static int conn_read(struct conn *c)
     return -1;
 }
 
-/* Runs every complete request in the query buffer, appending replies. */
+/*
+ * Runs the complete requests in the query buffer, appending replies, until
+ * none is left or OUT_BATCH_MAX bytes of replies are pending; in the second
+ * case c->batch_cut is set and the caller continues after flushing.
+ */
 static void conn_process(struct conn *c)
 {
     struct worker *w = c->w;
@@ -175,8 +179,12 @@ static void conn_process(struct conn *c)
         .r = {.out = &c->out, .proto = c->proto},
         .now_ms = unix_ms(),
     };
-    while (!c->closing && c->qstart < c->qlen &&
-           c->out.len - c->out_sent < OUT_BATCH_MAX) {
+    c->batch_cut = false;
+    while (!c->closing && c->qstart < c->qlen) {
+        if (c->out.len - c->out_sent >= OUT_BATCH_MAX) {
+            c->batch_cut = true;
+            break;
+        }
         size_t used = 0;
         enum resp_status st = resp_parse(&c->parser, c->qbuf + c->qstart,
                                          c->qlen - c->qstart, &used);
@@ -247,7 +255,7 @@ static bool conn_flush(struct conn *c)
     if (c->out.cap > OUT_KEEP_MAX) {
         buf_deinit(&c->out);
     }
-    if (c->closing) {
+    if (c->closing || (c->draining && !c->batch_cut)) {
         conn_destroy(c);
         return false;
     }
@@ -259,45 +267,51 @@ static bool conn_flush(struct conn *c)
     return true;
 }
 
+/*
+ * Runs buffered requests and writes their replies, batch after batch,
+ * until no complete request is left or the socket stops taking bytes.
+ * Returns false if the connection was destroyed.
+ */
+static bool conn_serve(struct conn *c)
+{
+    do {
+        conn_process(c);
+        if (!conn_flush(c)) {
+            return false;
+        }
+    } while (c->batch_cut && !c->writing);
+    return true;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     int rc = conn_read(c);
     if (rc < 0) {
         conn_destroy(c);
-        return;
+    } else if (rc > 0) {
+        conn_serve(c);
     }
-    if (rc > 0) {
-        conn_process(c);
-    }
-    conn_flush(c);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    if (!conn_flush(c)) {
-        return;
-    }
-    /* Requests left over from a batch that hit OUT_BATCH_MAX. */
-    if (!c->writing && c->qstart < c->qlen) {
-        conn_process(c);
-        conn_flush(c);
+    if (conn_flush(c) && c->batch_cut && !c->writing) {
+        conn_serve(c);
     }
 }
 
 void conn_drain(struct conn *c)
 {
-    for (int i = 0; i < 64 && !c->closing; i++) {
-        int rc = conn_read(c);
-        if (rc < 0) {
+    for (int i = 0; i < 64 && !c->closing && !c->writing; i++) {
+        if (conn_read(c) <= 0) {
             break;
         }
-        conn_process(c);
-        if (rc == 0) {
-            break;
+        if (!conn_serve(c)) {
+            return;
         }
     }
-    c->closing = true;
-    conn_flush(c);
+    c->draining = true;
+    conn_serve(c);
 }

@@ -24,7 +24,9 @@ struct conn {
     struct event ev_read;
     struct event ev_write;
     bool writing;  /* ev_write is armed; reading paused */
-    bool closing;  /* close once the output is flushed */
+    bool closing;  /* close once the output is flushed; run nothing more */
+    bool draining; /* shutdown: run what is buffered, flush, then close */
+    bool batch_cut; /* requests are left over after an output-bound batch */
     char *qbuf;    /* query buffer; the current request starts at qstart */
     size_t qlen;
     size_t qcap;

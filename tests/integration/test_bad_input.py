@@ -9,7 +9,6 @@ server; --maxclients refuses the extra client with an error;
 half-sent requests, resets and clients that never read are harmless."""
 
 import os
-import random
 import socket
 import sys
 import time
@@ -236,6 +235,51 @@ def test_maxclients(ctx):
                 return False
         h.wait_until(accepted, 5, 0.1, "a new client to be accepted after "
                      "one of 5 disconnected")
+        # Rejections must not leak client slots: 4 clients stay, a 5th
+        # comes and goes, a 6th is refused each time.
+        def admit():
+            deadline = time.monotonic() + h.scaled(5)
+            while True:
+                c = srv.conn()
+                try:
+                    if c.call("PING") == "PONG":
+                        return c
+                except (h.ConnectionClosed, OSError, TimeoutError):
+                    pass
+                c.close()
+                if time.monotonic() > deadline:
+                    h.fail("a 5th client was not admitted within 5 s (with "
+                           "4 connected and --maxclients 5)")
+                time.sleep(0.05)
+
+        for i in range(20):
+            fifth = admit()
+            sixth = srv.conn()
+            try:
+                got = sixth.read()
+            except h.ConnectionClosed:
+                got = None
+            sixth.close()
+            fifth.close()
+            eq(got, RespError("ERR max number of clients reached"),
+               "rejection %d of a 6th client" % i)
+        for c in conns:
+            c.close()
+        conns = []
+
+        def all_five():
+            cs = []
+            try:
+                for _ in range(5):
+                    cs.append(srv.conn())
+                return all(c.call("PING") == "PONG" for c in cs)
+            except (h.ConnectionClosed, OSError, TimeoutError):
+                return False
+            finally:
+                for c in cs:
+                    c.close()
+        h.wait_until(all_five, 5, 0.1, "5 clients admitted again after "
+                     "everyone disconnected (no leaked slots)")
     finally:
         for c in conns:
             c.close()

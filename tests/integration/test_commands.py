@@ -358,6 +358,18 @@ def test_client(ctx):
               % (id1, id2))
         check(id1 != id2, "CLIENT ID must differ between connections")
         eq(c.call("CLIENT", "ID"), id1, "CLIENT ID stable")
+        more = [srv.conn() for _ in range(30)]  # spread over worker threads
+        try:
+            ids = [m.call("CLIENT", "ID") for m in more] + [id1, id2]
+            eq(len(set(ids)), len(ids), "CLIENT ID distinct over 32 "
+               "connections (ids %s)" % sorted(ids))
+            n = h.info_int(h.parse_info(c.call("INFO", "clients")),
+                           "connected_clients")
+            check(n >= 32, "INFO connected_clients with 32 connections: %d"
+                  % n)
+        finally:
+            for m in more:
+                m.close()
         check(isinstance(c.call("CLIENT", "NOSUCHSUB"), RespError),
               "CLIENT NOSUCHSUB should be an error")
         eq(c.call("PING"), "PONG", "connection usable after CLIENT errors")
@@ -516,9 +528,9 @@ def test_inline_commands(ctx):
         eq(c.read(), "OK", "inline SET")
         c.send_raw(b"GET inl\n")
         eq(c.read(), b"hello", "inline GET terminated by LF only")
-        c.send_raw(b'SET "a b" "c\\r\\nd"\r\n')
+        c.send_raw(b'SET "a b" \'c d\'\r\n')
         eq(c.read(), "OK", "inline SET with quoted args")
-        eq(c.call("GET", "a b"), b"c\r\nd", "quoted inline args, unescaped")
+        eq(c.call("GET", "a b"), b"c d", "quoted inline args")
         c.send_raw(b"  ECHO   spaced  \r\n")
         eq(c.read(), b"spaced", "inline with extra spaces")
         c.send_raw(b"\r\n\r\nPING\r\n")
@@ -526,6 +538,15 @@ def test_inline_commands(ctx):
         c.send_raw(b"PING\r\n" + h.encode("ECHO", "x") + b"PING\r\n")
         eq([c.read(), c.read(), c.read()], ["PONG", b"x", "PONG"],
            "inline and multibulk mixed in one write")
+
+
+def test_inline_escapes(ctx):
+    """Redis unescapes \\r \\n \\t \\xHH \\" inside double quotes of inline
+    commands (sdssplitargs)."""
+    with fresh(ctx) as c:
+        c.send_raw(b'SET "e\\x41" "c\\r\\nd\\t\\"q\\""\r\n')
+        eq(c.read(), "OK", 'inline SET "e\\x41" "c\\r\\nd\\t\\"q\\""')
+        eq(c.call("GET", "eA"), b'c\r\nd\t"q"', "unescaped inline value")
 
 
 def test_wrong_type_arguments_keep_connection(ctx):
@@ -538,12 +559,125 @@ def test_wrong_type_arguments_keep_connection(ctx):
         eq(c.call("PING"), "PONG", "connection usable after arity errors")
 
 
+def test_integer_and_expire_time_parsing(ctx):
+    """Integers are parsed strictly (no sign, spaces, exponents, hex or
+    leading zeros) and expire times that overflow are refused. Every case
+    runs; the failure lists all mismatches."""
+    problems = []
+
+    def expect(got, want, what):
+        if isinstance(want, str):
+            ok = isinstance(got, RespError) and got.message.startswith(want)
+        else:
+            ok = got == want
+        if not ok:
+            problems.append("%s: expected %r, got %r" % (what, want, got))
+
+    with fresh(ctx) as c:
+        not_int = RespError("ERR value is not an integer or out of range")
+        for bad in ("+10", " 10", "10 ", "1e3", "0x10", "010", "", "1.0",
+                    "9223372036854775808", "-9223372036854775809"):
+            c.call("SET", "k", "v")
+            expect(c.call("EXPIRE", "k", bad), not_int, "EXPIRE k %r" % bad)
+            expect(c.call("SET", "k2", "v", "EX", bad), not_int,
+                   "SET k2 v EX %r" % bad)
+            c.call("DEL", "k2")
+        for args in (("SET", "x", "v", "EX", "9223372036854775807"),
+                     ("SET", "x", "v", "PX", "9223372036854775807"),
+                     ("SET", "x", "v", "EXAT", "9223372036854775807"),
+                     ("SET", "x", "v", "EXAT", "0"),
+                     ("SET", "x", "v", "PXAT", "0"),
+                     ("SET", "x", "v", "EX", "-9223372036854775808")):
+            expect(c.call(*args), "ERR invalid expire time in 'set' command",
+                   " ".join(args))
+        expect(c.call("EXISTS", "x"), 0, "no key from overflowing SET")
+        c.call("SET", "k", "v")
+        for cmd, arg in (("EXPIRE", "9223372036854775807"),
+                         ("EXPIRE", "-9223372036854775808"),
+                         ("PEXPIRE", "9223372036854775807"),
+                         ("EXPIRE", "9223372036854775")):
+            expect(c.call(cmd, "k", arg),
+                   "ERR invalid expire time in '%s' command" % cmd.lower(),
+                   "%s k %s" % (cmd, arg))
+        expect(c.call("GET", "k"), b"v", "key intact after refused EXPIREs")
+        expect(c.call("TTL", "k"), -1, "TTL intact after refused EXPIREs")
+    if problems:
+        h.fail("%d mismatches:\n%s" % (len(problems), "\n".join(problems)))
+
+
+def test_info_sections(ctx):
+    with fresh(ctx) as c:
+        eq(c.call("INFO", "nosuchsection"), b"",
+           "INFO of an unknown section (empty bulk)")
+        for sec in ("all", "everything", "default"):
+            info = h.parse_info(c.call("INFO", sec))
+            for want in ("server", "clients", "memory", "stats", "keyspace"):
+                check(want in info["#sections"],
+                      "INFO %s lacks section %s (got %s)"
+                      % (sec, want, info["#sections"]))
+        eq(c.call("PING"), "PONG", "connection usable after INFO variants")
+
+
+def test_hello_fields_and_setname(ctx):
+    with fresh(ctx) as c:
+        cid = c.call("CLIENT", "ID")
+        r = h.text(c.call("HELLO", "3", "SETNAME", "via-hello"))
+        check(isinstance(r, dict), "HELLO 3 SETNAME: expected a map, got %r"
+              % (r,))
+        for field in ("server", "version", "proto", "id", "mode", "role",
+                      "modules"):
+            check(field in r, "HELLO 3 reply lacks %r: %r" % (field, r))
+        eq(r["proto"], 3, "HELLO 3 proto")
+        eq(r["id"], cid, "HELLO id equals CLIENT ID")
+        eq(c.call("CLIENT", "GETNAME"), b"via-hello",
+           "name set by HELLO 3 SETNAME")
+        expect_error(c.call("CLIENT", "SETNAME", "a\nb"), "ERR",
+                     "CLIENT SETNAME with a newline")
+
+
+def test_quit_in_pipeline(ctx):
+    """Requests before QUIT are answered; those after it never run."""
+    srv = ctx.shared()
+    with fresh(ctx) as c:
+        c.send_raw(h.encode("SET", "before-quit", "1") + h.encode("QUIT") +
+                   h.encode("SET", "after-quit", "1"))
+        eq(c.read(), "OK", "SET before QUIT")
+        eq(c.read(), "OK", "QUIT")
+        check(c.wait_closed(5), "connection closed after QUIT")
+        eq(c.pending(), b"", "no reply after QUIT's +OK")
+    with srv.conn() as c:
+        eq(c.call("EXISTS", "before-quit", "after-quit"), 1,
+           "only the SET before QUIT ran")
+
+
+def test_many_arguments(ctx):
+    with fresh(ctx) as c:
+        n = 100000
+        args = []
+        for i in range(n):
+            args += ["m%d" % i, "%d" % i]
+        eq(c.call("MSET", *args), "OK", "MSET with 100000 pairs")
+        eq(c.call("DBSIZE"), n, "DBSIZE after big MSET")
+        keys = ["m%d" % i for i in range(n)]
+        got = c.call("MGET", *keys)
+        check(isinstance(got, list) and len(got) == n,
+              "MGET 100000 keys: got %s" % h._short(got))
+        check(got == [b"%d" % i for i in range(n)], "MGET 100000 values")
+        eq(c.call("EXISTS", *keys), n, "EXISTS 100000 keys")
+        eq(c.call("DEL", *keys), n, "DEL 100000 keys")
+        eq(c.call("DBSIZE"), 0, "DBSIZE after big DEL")
+
+
 TESTS = [test_ping_echo, test_get_set_basic, test_set_expiry_options,
          test_set_nx_xx_get_keepttl, test_set_errors, test_mget_mset,
          test_del_exists, test_expire_ttl, test_dbsize_flush, test_info,
          test_select, test_client, test_hello_resp3, test_quit, test_command,
          test_config_get, test_config_get_with_flags, test_unknown_command,
-         test_inline_commands, test_wrong_type_arguments_keep_connection]
+         test_inline_commands, test_inline_escapes,
+         test_wrong_type_arguments_keep_connection,
+         test_integer_and_expire_time_parsing, test_info_sections,
+         test_hello_fields_and_setname, test_quit_in_pipeline,
+         test_many_arguments]
 
 if __name__ == "__main__":
     h.main(TESTS, budget=90)

@@ -102,6 +102,25 @@ def test_active_expiry_many(ctx):
            "persistent keys survive")
 
 
+def test_active_expiry_large(ctx):
+    """20000 keys expiring at once are all reclaimed by active expiry (with
+    the default --active-expire-effort) within a generous bound, and keys
+    without TTL interleaved with them survive."""
+    srv = ctx.shared(["--hz", "10"])
+    with fresh(ctx) as c:
+        for start in range(0, 20000, 1000):
+            c.pipeline([("SET", "big:%d" % i, "v", "PX", "300")
+                        for i in range(start, start + 1000)])
+        c.pipeline([("SET", "stay:%d" % i, "v") for i in range(100)])
+        eq(c.call("DBSIZE"), 20100, "DBSIZE after 20100 SETs")
+    with srv.conn() as c:
+        h.wait_until(lambda: c.call("DBSIZE") == 100, 10, 0.1,
+                     "DBSIZE to fall to 100 after 20000 keys with PX 300 "
+                     "expired, without access")
+        eq(c.call("EXISTS", *["stay:%d" % i for i in range(100)]), 100,
+           "keys without TTL survive")
+
+
 def test_expire_zero_and_negative(ctx):
     with fresh(ctx) as c:
         c.call("MSET", "a", "1", "b", "2", "c", "3", "d", "4")
@@ -165,6 +184,7 @@ def test_persist(ctx):
 
 
 TESTS = [test_lazy_expiry, test_active_expiry, test_active_expiry_many,
+         test_active_expiry_large,
          test_expire_zero_and_negative, test_expire_then_overwrite,
          test_exat_pxat, test_persist]
 

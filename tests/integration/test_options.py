@@ -5,6 +5,7 @@ its default, unknown flags and bad values are refused, size suffixes
 flags override it, and the protocol limits set by flags are enforced."""
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,10 +46,13 @@ def test_help(ctx):
                     for tok in ln.split())]
         check(mine, "--help does not list %s:\n%s" % (flag, out))
         if defaults:
-            # The default is on the option's line or the line after it.
+            # The default is shown within the option's entry.
             i = lines.index(mine[0])
-            near = " ".join(lines[i:i + 2])
-            check(any(d in near for d in defaults),
+            near = " ".join(lines[i:i + 3])
+            check("default" in near.lower() and
+                  any(re.search(r"(?<![\w.])%s(?![\w.])" % re.escape(d),
+                                near.split("default", 1)[-1])
+                      for d in defaults),
                   "--help: default of %s (one of %s) not shown near %r"
                   % (flag, defaults, near))
 

@@ -148,6 +148,50 @@ def test_large_value_8mb(ctx):
         eq(c.call("DEL", "big", "big2"), 2, "DEL big values")
 
 
+def test_request_after_big_replies(ctx):
+    """Requests pipelined behind replies of several MB are answered without
+    the client sending anything more. (A server that stops running a batch
+    once a few MB of replies are queued must resume it after the flush,
+    also when the flush completes at once.)"""
+    srv = ctx.shared(["--threads", "2"])
+    with fresh(ctx) as c:
+        eq(c.call("SET", "b8", b"8" * (8 * 1024 * 1024)), "OK", "SET 8 MB")
+        eq(c.call("SET", "b1", b"1" * (1024 * 1024)), "OK", "SET 1 MB")
+    for trial in range(12):
+        # A fast reader with a large receive buffer, so that the server's
+        # writes tend to complete without EAGAIN.
+        with h.Conn(srv.port, timeout=5, rcvbuf=16 * 1024 * 1024) as c:
+            if trial % 2 == 0:
+                c.send_raw(h.encode("GET", "b8") + h.encode("ECHO", "after"))
+                n_big = 1
+            else:
+                c.send_raw(h.encode("GET", "b1") * 10 +
+                           h.encode("ECHO", "after"))
+                n_big = 10
+            what = "GET of 8 MB" if n_big == 1 else "10 GETs of 1 MB"
+            replies = []
+            try:
+                for i in range(n_big + 1):
+                    replies.append(c.read())
+            except TimeoutError:
+                c.send_raw(h.encode("PING"))
+                try:
+                    late = c.read()
+                except (TimeoutError, h.ConnectionClosed):
+                    late = None
+                h.fail("trial %d (%s + ECHO in one write): only %d of %d "
+                       "replies within 5 s; after sending a PING the next "
+                       "reply was %s" % (trial, what, len(replies),
+                                         n_big + 1, h._short(late, 60)))
+            for i, got in enumerate(replies[:-1]):
+                check(isinstance(got, bytes) and len(got) in
+                      (1024 * 1024, 8 * 1024 * 1024),
+                      "trial %d: big reply %d: %s" % (trial, i,
+                                                      h._short(got)))
+            last = replies[-1]
+            eq(last, b"after", "trial %d: ECHO after big replies" % trial)
+
+
 def test_binary_safe(ctx):
     with fresh(ctx) as c:
         allbytes = bytes(range(256))
@@ -222,7 +266,8 @@ def test_half_close_after_pipeline(ctx):
 
 TESTS = [test_pipeline_1000_in_order, test_pipeline_large_with_sender_thread,
          test_inline_pipeline, test_split_at_every_byte, test_byte_by_byte,
-         test_large_value_8mb, test_binary_safe,
+         test_large_value_8mb, test_request_after_big_replies,
+         test_binary_safe,
          test_slow_reader_gets_everything, test_many_connections_pipelining,
          test_half_close_after_pipeline]
 

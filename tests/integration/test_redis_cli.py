@@ -60,6 +60,19 @@ def test_cli_basic(ctx):
     eq(cli(srv, "-r", "3", "PING"), "PONG\nPONG\nPONG", "redis-cli -r 3 PING")
 
 
+def test_cli_commands_from_stdin(ctx):
+    """Without a command, redis-cli reads one command per stdin line."""
+    need("redis-cli")
+    srv = ctx.shared()
+    cli(srv, "FLUSHALL")
+    script = (b"SET s1 one\nSET s2 \"two words\"\nGET s1\nGET s2\n"
+              b"MGET s1 nokey s2\nDBSIZE\n")
+    out = cli(srv, input=script)
+    eq(out.split("\n"), ["OK", "OK", "one", "two words", "one", "",
+                          "two words", "2"],
+       "redis-cli with commands on stdin")
+
+
 def test_cli_info(ctx):
     need("redis-cli")
     srv = ctx.shared()
@@ -179,8 +192,8 @@ def test_benchmark(ctx):
         check(c.call("DBSIZE") > 0, "redis-benchmark SETs stored keys")
 
 
-TESTS = [test_cli_basic, test_cli_info, test_cli_pipe_mass_insert,
-         test_cli_resp3, test_benchmark]
+TESTS = [test_cli_basic, test_cli_commands_from_stdin, test_cli_info,
+         test_cli_pipe_mass_insert, test_cli_resp3, test_benchmark]
 
 if __name__ == "__main__":
     h.main(TESTS, budget=100)

@@ -8,7 +8,6 @@ bound; a client that never reads does not hold it past
 
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -292,10 +291,44 @@ def test_sigterm_then_restart_same_port(ctx):
     eq(srv2.call("GET", "x"), None, "a restarted node starts empty")
 
 
+def test_double_sigterm_and_sigint(ctx):
+    """A second SIGTERM during the drain does not crash or change the exit
+    code; SIGINT (Ctrl-C) shuts down cleanly as well."""
+    ctx.larder_only("larder drains on SIGTERM")
+    srv = ctx.server(["--threads", "2", "--shutdown-timeout", "3"])
+    srv.expected_exit = True
+    with srv.conn() as c:
+        eq(c.call("SET", "bigkey", b"d" * (8 * 1024 * 1024)), "OK",
+           "SET 8 MB")
+    stuck = h.Conn(srv.port, rcvbuf=32 * 1024)
+    try:
+        stuck.send_raw(h.encode("GET", "bigkey") * 4)
+        time.sleep(0.3)
+        srv.signal(signal.SIGTERM)
+        time.sleep(0.2)
+        srv.signal(signal.SIGTERM)
+        code = srv.wait(12)
+        check(code is not None, "no exit within 12 s after two SIGTERMs")
+        eq(code, 0, "exit code after two SIGTERMs")
+    finally:
+        stuck.close()
+    report = srv.sanitizer_report()
+    check(report is None, "sanitizer report:\n%s" % report)
+
+    srv2 = ctx.server(["--threads", "2"])
+    srv2.expected_exit = True
+    with srv2.conn() as c:
+        eq(c.call("PING"), "PONG", "PING")
+    srv2.signal(signal.SIGINT)
+    code = srv2.wait(10)
+    check(code is not None, "no exit within 10 s after SIGINT")
+    eq(code, 0, "exit code after SIGINT")
+
+
 TESTS = [test_sigterm_idle, test_sigterm_with_clients_in_flight,
          test_sigterm_during_continuous_load,
          test_shutdown_timeout_with_stuck_reader,
-         test_sigterm_then_restart_same_port]
+         test_sigterm_then_restart_same_port, test_double_sigterm_and_sigint]
 
 if __name__ == "__main__":
     h.main(TESTS, budget=110)
