@@ -137,8 +137,6 @@ static inline uint64_t key_hash(const char *key, size_t klen)
     return XXH3_64bits(key, klen);
 }
 
-static inline uint32_t entry_hash32(const uint8_t *e);
-
 static inline size_t home_of(uint32_t x, size_t cap)
 {
     return (size_t)(((uint64_t)x * cap) >> 32);
@@ -509,14 +507,11 @@ static void do_start_resize(struct shard *s, uint64_t *fresh, size_t new_cap)
 }
 
 /*
- * Advances the shard's resize, if any, by at most LT_MIGRATE_ENTRIES entries
- * and LT_MIGRATE_SCAN slots, freeing the old array once it is drained.
- * Returns the number of old slots examined.
+ * Advances the shard's resize by at most LT_MIGRATE_ENTRIES entries and
+ * LT_MIGRATE_SCAN slots, freeing the old array once it is drained.
  */
-static size_t do_migrate_step(struct shard *s)
+static void do_migrate_step(struct shard *s)
 {
-    if (s->old == NULL)
-        return 0;
     size_t scanned = 0, moved = 0;
     while (s->old_count > 0 && scanned < LT_MIGRATE_SCAN
            && moved < LT_MIGRATE_ENTRIES) {
@@ -538,7 +533,6 @@ static size_t do_migrate_step(struct shard *s)
         s->migrate_pos = 0;
         atomic_store_explicit(&s->resizing, false, memory_order_relaxed);
     }
-    return scanned;
 }
 
 /* The slot holding `key` (current array first, then the old one) or NULL. */
@@ -760,19 +754,22 @@ static inline struct shard *shard_of(struct live_table *t, uint64_t h)
     return &t->shards[t->shards_log2 ? h >> (64 - t->shards_log2) : 0];
 }
 
-/* Locks s and advances its resize, as every operation does. */
 static inline void shard_lock(struct shard *s)
 {
     pthread_mutex_lock(&s->lock);
-    if (s->old != NULL)
-        do_migrate_step(s);
 }
 
-/* Settles memory, starts a shrink if one is due, and unlocks s. */
+/*
+ * Ends every operation on s: starts a shrink if one is due, advances the
+ * resize (so one started by this very operation makes progress at once,
+ * and a small array is drained on the spot), settles memory and unlocks.
+ */
 static inline void shard_unlock(struct live_table *t, struct shard *s)
 {
     do_settle(t, s);
     do_maybe_shrink(t, s);
+    if (s->old != NULL)
+        do_migrate_step(s);
     do_settle(t, s);
     pthread_mutex_unlock(&s->lock);
 }
@@ -847,7 +844,7 @@ struct live_table *live_create(const struct live_options *options)
     for (size_t i = 0; i < t->nshards; i++) {
         struct shard *s = &t->shards[i];
         pthread_mutex_init(&s->lock, NULL);
-        s->rng = (uint64_t)(uintptr_t)t ^ (i * UINT64_C(0x9E3779B97F4A7C15));
+        s->rng = i; /* fixed seeds: runs are reproducible */
         atomic_init(&s->ttl_keys, 0);
         atomic_init(&s->resizing, false);
     }
@@ -1147,14 +1144,17 @@ uint64_t live_expire_cycle(struct live_table *t, int64_t now_ms,
 {
     uint64_t deleted = 0;
     pthread_mutex_lock(&t->cycle_lock);
-    /* nshards + 1 visits: the shard the last call stopped in is finished. */
+    /*
+     * nshards + 1 visits, so that the shard the last call stopped in is
+     * finished. A resizing shard is visited even without TTL keys: the
+     * visit advances its resize (see shard_unlock()), so that an idle shard
+     * does not hold two arrays for ever.
+     */
     for (size_t visits = 0; visits <= t->nshards && budget > 0; visits++) {
         struct shard *s = &t->shards[t->cycle_shard];
         if (ttl_keys_get(s) > 0
             || atomic_load_explicit(&s->resizing, memory_order_relaxed)) {
-            pthread_mutex_lock(&s->lock);
-            size_t scanned = do_migrate_step(s);
-            budget -= scanned < budget ? scanned : budget;
+            shard_lock(s);
             bool done = do_expire_scan(s, now_ms, &t->cycle_pos, &budget,
                                        &deleted);
             shard_unlock(t, s);
