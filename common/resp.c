@@ -1,7 +1,7 @@
 /*
  * This file implements the incremental RESP2 request parser declared in
  * resp.h: the server side of the Redis protocol, turning the bytes a client
- * sent into an argument vector without copying them.
+ * sent into an argument vector without copying them elsewhere.
  *
  * A request is either a multibulk array (`*<n>\r\n` followed by n bulk
  * strings `$<len>\r\n<bytes>\r\n`) or an inline command (one line split on
@@ -18,11 +18,20 @@
  * actually sent. Error messages follow Redis's wording, because the server
  * sends them back as "-ERR <message>".
  *
- * Inline arguments are returned as offsets into the caller's buffer, so only
- * quoting that needs no rewriting is supported: a whole argument in "double"
- * or 'single' quotes. Backslash escapes inside quotes and quotes glued to a
- * bare word (which Redis unescapes or concatenates into a new string) are
- * refused with a protocol error rather than returned undecoded.
+ * Inline lines are split and unquoted by the rules of Redis's sdssplitargs(),
+ * so a telnet user gets the same arguments from both servers: blanks
+ * separate arguments (though only a space, tab or CR ends a bare word, so \v
+ * and \f may be inside one); a double-quoted section decodes \n \r \t \b \a and
+ * \xHH, and a backslash before any other byte yields that byte; a
+ * single-quoted section decodes only \'; a quote may follow the start of a
+ * bare word, which then continues inside the quotes; and a closing quote must
+ * be followed by a blank or the end of the line. The one difference is a raw
+ * NUL byte in the line, an ordinary byte here where Redis never finds the
+ * line's end. A line is split only once its '\n' has arrived, in two passes:
+ * the first checks every argument and computes where its decoded bytes will
+ * lie (so a malformed line is refused without touching the buffer), and the
+ * second, only when some argument differs from its bytes, writes the decoded
+ * bytes over the argument's own, which are never fewer.
  */
 #include "resp.h"
 
@@ -36,6 +45,9 @@
  * so a stream of digits cannot grow the caller's buffer without bound.
  */
 #define RESP_HEADER_MAX 64
+
+/* Digits the fast header path parses: 18 cannot overflow int64_t. */
+#define RESP_FAST_DIGITS 18
 
 /* Arguments reserved when a multibulk header arrives, whatever it claims. */
 #define RESP_ARGV_FIRST 64
@@ -187,6 +199,25 @@ static int read_header(struct resp_parser *p, const char *buf, size_t len,
                        const char *too_big, const char *invalid,
                        int64_t *value, size_t *next)
 {
+    /*
+     * Fast path for the common case, a whole line of 1 to 18 digits with
+     * no leading zero: parse while scanning (no overflow is possible).
+     * Anything else takes the general path below.
+     */
+    if (p->pos == p->line) {
+        size_t i = p->line + 1;
+        size_t lim = len < i + RESP_FAST_DIGITS ? len : i + RESP_FAST_DIGITS;
+        if (i < lim && buf[i] >= '1' && buf[i] <= '9') {
+            uint64_t v = (uint64_t)(buf[i++] - '0');
+            while (i < lim && (unsigned char)(buf[i] - '0') <= 9)
+                v = v * 10 + (uint64_t)(buf[i++] - '0');
+            if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
+                *value = (int64_t)v;
+                *next = i + 2;
+                return 0;
+            }
+        }
+    }
     size_t end = len;
     if (end - p->line > RESP_HEADER_MAX)
         end = p->line + RESP_HEADER_MAX + 1;
@@ -319,87 +350,150 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf,
     }
 }
 
-/* The blanks that separate inline arguments (Redis uses isspace()). */
+/* Bytes skipped between inline arguments: isspace() in the C locale. */
 static int is_blank(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+           c == '\f';
+}
+
+/* Bytes that end a bare inline word: fewer than is_blank(), as in Redis. */
+static int ends_word(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The value of hex digit c (either case), or -1. */
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 /*
- * Finds the quote q closing a quoted section whose contents start at
- * buf[i], honouring the backslash escapes Redis recognises inside it (any
- * escaped character in double quotes, only \' in single quotes). Returns the
- * offset of the closing quote, or `end` when there is none; sets *escaped
- * when the section contains an escape.
+ * Decodes the escape whose backslash is just before s[0], with n >= 1 bytes
+ * of the line left from s, as Redis does inside double quotes: \n \r \t \b
+ * \a, \xHH (two hex digits, else it is a plain 'x'), and any other byte for
+ * itself. Returns the byte and sets *step to the escape's length.
  */
-static size_t find_closing_quote(const char *buf, size_t i, size_t end, char q,
-                                 int *escaped)
+static char unescape(const char *s, size_t n, size_t *step)
 {
-    while (i < end) {
-        char c = buf[i];
-        if (c == '\\' && i + 1 < end && (q == '"' || buf[i + 1] == '\'')) {
-            *escaped = 1;
-            i += 2;
-        } else if (c == q) {
-            return i;
-        } else {
-            i++;
+    int hi, lo;
+    *step = 2;
+    switch (s[0]) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'a': return '\a';
+    case 'x':
+        if (n >= 3 && (hi = hex_value(s[1])) >= 0 &&
+            (lo = hex_value(s[2])) >= 0) {
+            *step = 4;
+            return (char)(hi * 16 + lo);
         }
+        return 'x';
+    default: return s[0];
     }
-    return end;
+}
+
+/* Returned by inline_arg() for a quote that is not closed where it must. */
+#define INLINE_UNBALANCED SIZE_MAX
+
+/*
+ * Reads the inline argument that starts at buf[i] (not a blank) in the line
+ * buf[0, end): a bare word, possibly ending in one quoted section. Sets *off
+ * and *len to where its decoded bytes lie: the word's own bytes stay put and
+ * the decoded section follows them, so *off is i, or i + 1 when the argument
+ * is all quoted. Sets *changed when those bytes differ from the line's.
+ * When `write` is set the decoded bytes are stored there (each over a byte
+ * already read); otherwise the line is only read. Returns the offset after
+ * the argument, or INLINE_UNBALANCED.
+ */
+static size_t inline_arg(char *buf, size_t i, size_t end, int write,
+                         size_t *off, size_t *len, int *changed)
+{
+    size_t start = i;
+    while (i < end && !ends_word(buf[i]) && buf[i] != '"' && buf[i] != '\'')
+        i++;
+    if (i == end || ends_word(buf[i])) {
+        *off = start;
+        *len = i - start;
+        return i;
+    }
+    char q = buf[i];
+    size_t w; /* where the next decoded byte goes */
+    if (i == start) {
+        *off = w = i + 1; /* all quoted: decoded where the contents start */
+    } else {
+        *off = start; /* the quoted tail moves back over the quote */
+        w = i;
+        *changed = 1;
+    }
+    for (size_t r = i + 1; r < end;) {
+        char c = buf[r];
+        size_t step = 1;
+        if (c == q) {
+            if (r + 1 < end && !is_blank(buf[r + 1]))
+                return INLINE_UNBALANCED;
+            *len = w - *off;
+            return r + 1;
+        }
+        if (c == '\\' && r + 1 < end && q == '"') {
+            c = unescape(buf + r + 1, end - r - 1, &step);
+            *changed = 1;
+        } else if (c == '\\' && r + 1 < end && buf[r + 1] == '\'') {
+            c = '\''; /* the only escape in single quotes */
+            step = 2;
+            *changed = 1;
+        }
+        if (write)
+            buf[w] = c;
+        w++;
+        r += step;
+    }
+    return INLINE_UNBALANCED;
 }
 
 /*
  * Splits the inline line buf[0, end) (its "\r\n" or "\n" already removed)
- * into arguments, as Redis's sdssplitargs() would, but refusing the forms
- * whose result is not a slice of the line. Returns RESP_OK or RESP_EPROTO.
+ * into arguments as Redis's sdssplitargs() would, decoding in place those
+ * that need it once the whole line is known to be valid. Returns RESP_OK or
+ * RESP_EPROTO (with the line untouched).
  */
-static enum resp_status split_inline(struct resp_parser *p, const char *buf,
+static enum resp_status split_inline(struct resp_parser *p, char *buf,
                                      size_t end)
 {
-    static const char unbalanced[] =
-        "Protocol error: unbalanced quotes in request";
-    int rewrite = 0; /* an argument would need unescaping or joining */
-    size_t i = 0;
+    int changed = 0;
+    size_t off, n, i = 0;
 
     for (;;) {
         while (i < end && is_blank(buf[i]))
             i++;
         if (i == end)
             break;
-        size_t start = i, off, n;
-        if (buf[i] == '"' || buf[i] == '\'') {
-            size_t close = find_closing_quote(buf, i + 1, end, buf[i], &rewrite);
-            if (close == end || (close + 1 < end && !is_blank(buf[close + 1])))
-                return fail(p, unbalanced);
-            off = start + 1;
-            n = close - off;
-            i = close + 1;
-        } else {
-            while (i < end && !is_blank(buf[i]) && buf[i] != '"' &&
-                   buf[i] != '\'')
-                i++;
-            off = start;
-            n = i - start;
-            if (i < end && !is_blank(buf[i])) {
-                /* A quote glued to a bare word: Redis joins the two. */
-                size_t close =
-                    find_closing_quote(buf, i + 1, end, buf[i], &rewrite);
-                if (close == end ||
-                    (close + 1 < end && !is_blank(buf[close + 1])))
-                    return fail(p, unbalanced);
-                rewrite = 1;
-                i = close + 1;
-            }
-        }
+        i = inline_arg(buf, i, end, 0, &off, &n, &changed);
+        if (i == INLINE_UNBALANCED)
+            return fail(p, "Protocol error: unbalanced quotes in request");
         if (p->argc >= p->limits.max_array_len)
             return fail(p, "Protocol error: too many arguments in inline request");
         if (argv_push(p, off, n, SIZE_MAX) != 0)
             return fail(p, "out of memory parsing the request");
     }
-    if (rewrite)
-        return fail(p, "Protocol error: escapes and joined quotes are not "
-                       "supported in inline requests");
+    if (!changed)
+        return RESP_OK;
+    /* The same walk again, storing what the first one measured. */
+    i = 0;
+    for (size_t a = 0; a < p->argc; a++) {
+        while (i < end && is_blank(buf[i]))
+            i++;
+        i = inline_arg(buf, i, end, 1, &off, &n, &changed);
+    }
     return RESP_OK;
 }
 
@@ -407,7 +501,7 @@ static enum resp_status split_inline(struct resp_parser *p, const char *buf,
  * Continues an inline request: waits for its '\n' (searching only new
  * bytes), then splits the line. Returns like parse_multibulk().
  */
-static enum resp_status parse_inline(struct resp_parser *p, const char *buf,
+static enum resp_status parse_inline(struct resp_parser *p, char *buf,
                                      size_t len, size_t *used)
 {
     size_t max = p->limits.max_inline_len;
@@ -429,7 +523,7 @@ static enum resp_status parse_inline(struct resp_parser *p, const char *buf,
     return finish(p, at + 1, used);
 }
 
-enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t len,
+enum resp_status resp_parse(struct resp_parser *p, char *buf, size_t len,
                             size_t *used)
 {
     *used = 0;

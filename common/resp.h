@@ -1,22 +1,24 @@
 /*
  * resp.h: a pure, incremental parser for Redis protocol (RESP2) requests.
  *
- * The parser does no I/O and never copies argument bytes: the caller keeps
- * the bytes of the request being parsed in one contiguous buffer that starts
- * at the request's first byte, and calls resp_parse() again with the same
- * start and a longer length whenever more bytes arrive. The parser remembers
- * how far it got, so a request split at any byte costs no rescanning, and
- * arguments are returned as offsets from the request start (so the caller
- * may move the buffer between calls as long as the request start moves with
- * it).
+ * The parser does no I/O and never copies arguments out of the caller's
+ * buffer: the caller keeps the bytes of the request being parsed in one
+ * contiguous, writable buffer that starts at the request's first byte, and
+ * calls resp_parse() again with the same start and a longer length whenever
+ * more bytes arrive. The parser remembers how far it got, so a request split
+ * at any byte costs no rescanning, and arguments are returned as offsets from
+ * the request start (so the caller may move the buffer between calls as long
+ * as the request start moves with it).
  *
  * Both request forms Redis accepts are handled: multibulk arrays
  * (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and inline commands (`GET k\r\n`, as
  * typed into telnet). Every limit is checked before anything is allocated:
  * a `$2147483648` header is refused as soon as its line is complete.
- * An inline argument may be quoted as a whole ("a b" or 'a b'); since
- * arguments are slices of the caller's bytes, quotes that Redis would
- * unescape (`"a\nb"`) or join to a bare word (`a"b"`) are refused.
+ * Multibulk arguments are slices of the caller's bytes. Inline arguments are
+ * quoted and unescaped as Redis's sdssplitargs() does them (`"a\nb"`,
+ * `'it\'s'`, `key"with space"`); an argument whose decoded form differs from
+ * its bytes is decoded in place, over its own bytes, which is why the buffer
+ * is writable.
  */
 #ifndef LARDER_RESP_H
 #define LARDER_RESP_H
@@ -79,8 +81,14 @@ void resp_parser_deinit(struct resp_parser *p);
  * resp_parser_want() says how many bytes are needed at least. On RESP_EPROTO
  * the connection cannot be resynchronised: reply with an error and close.
  * Empty inline lines are skipped: they yield RESP_OK with argc == 0.
+ *
+ * The buffer is borrowed, and written to only by a call that returns RESP_OK
+ * for an inline request with escapes or quotes joined to a word: that call
+ * may rewrite bytes of buf[0, *used) (those of the arguments it decodes), and
+ * no other byte. Multibulk requests, bytes after *used, and the buffer on
+ * RESP_AGAIN or RESP_EPROTO are left untouched.
  */
-enum resp_status resp_parse(struct resp_parser *p, const char *buf, size_t len,
+enum resp_status resp_parse(struct resp_parser *p, char *buf, size_t len,
                             size_t *used);
 
 /*

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "server.h"
@@ -43,11 +44,16 @@ static const struct command commands[] = {
 
 static const struct command *index_slots[INDEX_SIZE];
 
-static unsigned name_hash(const char *lower, size_t len)
+/*
+ * FNV-1a over the name folded to lower case. Folding with `| 0x20` maps
+ * letters correctly and may alias other bytes, which the final comparison
+ * rejects.
+ */
+static unsigned name_hash(const char *name, size_t len)
 {
     unsigned h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)lower[i]) * 16777619u;
+        h = (h ^ ((unsigned char)name[i] | 0x20u)) * 16777619u;
     }
     return h;
 }
@@ -66,20 +72,16 @@ void command_setup(void)
 
 const struct command *command_lookup(const char *name, size_t len)
 {
-    char lower[MAX_NAME];
     if (len == 0 || len >= MAX_NAME) {
         return NULL;
     }
-    for (size_t i = 0; i < len; i++) {
-        lower[i] = (char)tolower((unsigned char)name[i]);
-    }
-    unsigned h = name_hash(lower, len);
+    unsigned h = name_hash(name, len);
     for (;;) {
         const struct command *cmd = index_slots[h & (INDEX_SIZE - 1)];
         if (cmd == NULL) {
             return NULL;
         }
-        if (strncmp(cmd->name, lower, len) == 0 && cmd->name[len] == '\0') {
+        if (strlen(cmd->name) == len && strncasecmp(cmd->name, name, len) == 0) {
             return cmd;
         }
         h++;

@@ -4,9 +4,11 @@
  * error message, the limits, resp_parser_want() and reset. The central check
  * is that a stream of requests gives the same results however it is cut
  * into reads: in one piece, one byte at a time, in two pieces at every
- * possible position, and in random pieces. Each call gets a fresh heap copy
- * of exactly the bytes available, so AddressSanitizer catches any read past
- * them and any reliance on the buffer staying put.
+ * possible position, and in random pieces. Each call gets a fresh, writable
+ * heap copy of exactly the bytes available, so AddressSanitizer catches any
+ * read past them and any reliance on the buffer staying put, and every call
+ * is checked to have written only where resp_parse() may: over the inline
+ * request it returns.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,6 +63,26 @@ static void bytes_free(struct bytes *b)
 {
     free(b->buf);
     memset(b, 0, sizeof(*b));
+}
+
+/* An expected argument given as a string literal, NUL bytes included. */
+struct arg {
+    const char *s;
+    size_t n;
+};
+#define A(s) {(s), sizeof(s) - 1}
+
+/*
+ * Asserts that a call which was given a copy of orig[0, n) in buf changed
+ * only what resp_parse() may change: after RESP_OK for an inline request,
+ * bytes of that request, and nothing else.
+ */
+static void assert_untouched(const char *orig, const char *buf, size_t n,
+                             enum resp_status st, size_t used)
+{
+    size_t from = st == RESP_OK && n > 0 && orig[0] != '*' ? used : 0;
+    if (from < n)
+        assert_memory_equal(buf + from, orig + from, n - from);
 }
 
 /* Transcript line for one parsed request, in a form two runs can compare. */
@@ -133,6 +155,7 @@ static void run_feed(const char *s, size_t n, const struct resp_limits *lim,
         memcpy(copy, s + start, len);
         size_t used = 12345;
         enum resp_status st = resp_parse(&p, copy, len, &used);
+        assert_untouched(s + start, copy, len, st, used);
         if (st == RESP_OK) {
             assert_true(used > 0 && used <= len);
             assert_true(max_want <= used);
@@ -225,11 +248,34 @@ static void add_raw(struct bytes *s, struct bytes *t, const char *raw,
     note_ok(t, raw_len, argc, args, lens);
 }
 
-/* Parses a request given in one piece; returns the status. */
+/*
+ * Parses a request given in one piece from a writable heap copy of s[0, n),
+ * as a server's query buffer would hold it, checking that the parser wrote
+ * only where it may. Returns the status; *copy is the copy after parsing, for
+ * the caller to read the arguments from and free.
+ */
+static enum resp_status parse_copy(struct resp_parser *p, const char *s,
+                                   size_t n, size_t *used, char **copy)
+{
+    *copy = malloc(n ? n : 1);
+    assert_non_null(*copy);
+    memcpy(*copy, s, n);
+    enum resp_status st = resp_parse(p, *copy, n, used);
+    assert_untouched(s, *copy, n, st, *used);
+    return st;
+}
+
+/*
+ * Parses a request given in one piece, like parse_copy(), for callers that
+ * need no decoded argument (their arguments are also bytes of s).
+ */
 static enum resp_status parse_once(struct resp_parser *p, const char *s,
                                    size_t n, size_t *used)
 {
-    return resp_parse(p, s, n, used);
+    char *copy;
+    enum resp_status st = parse_copy(p, s, n, used, &copy);
+    free(copy);
+    return st;
 }
 
 static void assert_arg(const struct resp_parser *p, const char *req, size_t i,
@@ -406,15 +452,22 @@ static void test_inline_forms(void **state)
         resp_parser_init(&p, NULL);
         const char *in = cases[i].in;
         size_t used = 0;
-        assert_int_equal(parse_once(&p, in, strlen(in), &used), RESP_OK);
+        char *req;
+        assert_int_equal(parse_copy(&p, in, strlen(in), &used, &req), RESP_OK);
         assert_int_equal(used, strlen(in));
         assert_int_equal(p.argc, cases[i].argc);
         for (size_t a = 0; a < cases[i].argc; a++)
-            assert_arg(&p, in, a, cases[i].args[a], strlen(cases[i].args[a]));
+            assert_arg(&p, req, a, cases[i].args[a], strlen(cases[i].args[a]));
+        free(req);
         resp_parser_deinit(&p);
     }
 }
 
+/*
+ * Where decoded inline arguments lie: a quoted argument that needs no
+ * decoding is left where it is, and one that does is written over its own
+ * bytes, from its first byte after an opening quote, else from its first.
+ */
 static void test_inline_quoted_offsets(void **state)
 {
     (void)state;
@@ -422,13 +475,99 @@ static void test_inline_quoted_offsets(void **state)
     struct resp_parser p;
     resp_parser_init(&p, NULL);
     size_t used;
-    assert_int_equal(parse_once(&p, LIT(req), &used), RESP_OK);
+    char *buf;
+    assert_int_equal(parse_copy(&p, LIT(req), &used, &buf), RESP_OK);
     assert_int_equal(p.argc, 3);
     assert_int_equal(p.argv[1].off, 5);
     assert_int_equal(p.argv[1].len, 3);
     assert_int_equal(p.argv[2].off, 11);
     assert_int_equal(p.argv[2].len, 1);
+    assert_memory_equal(buf, req, sizeof(req) - 1); /* nothing to decode */
+    free(buf);
+
+    /* SET "\x41" k"v w" "\"": the quoted \x41 starts at 5, the word k at 11,
+     * the quoted \" at 19. */
+    static const char esc[] = "SET \"\\x41\" k\"v w\" \"\\\"\"\r\n";
+    assert_int_equal(parse_copy(&p, LIT(esc), &used, &buf), RESP_OK);
+    assert_int_equal(used, sizeof(esc) - 1);
+    assert_int_equal(p.argc, 4);
+    assert_int_equal(p.argv[1].off, 5);
+    assert_arg(&p, buf, 1, LIT("A"));
+    assert_int_equal(p.argv[2].off, 11);
+    assert_arg(&p, buf, 2, LIT("kv w"));
+    assert_int_equal(p.argv[3].off, 19);
+    assert_arg(&p, buf, 3, LIT("\""));
+    free(buf);
     resp_parser_deinit(&p);
+}
+
+/*
+ * Inline quoting and escapes, each line checked against redis-server 7.0
+ * (sent as is, the arguments read back with LRANGE): every escape of double
+ * quotes, \x without two hex digits, the one escape of single quotes, quotes
+ * joined to a word, and which blanks end a word or may follow a quote.
+ * Fed every way, alone and as one pipeline, so that each line is decoded
+ * however it arrives and never before its end has.
+ */
+static void test_inline_escapes(void **state)
+{
+    (void)state;
+    struct {
+        const char *in;
+        size_t len;
+        size_t argc;
+        struct arg args[10];
+    } cases[] = {
+        {LIT("RPUSH l \"e\\x41\" \"c\\r\\nd\\t\\\"q\\\"\"\r\n"), 4,
+         {A("RPUSH"), A("l"), A("eA"), A("c\r\nd\t\"q\"")}},
+        {LIT("RPUSH l \"\\n\\r\\t\\b\\a\\\\\\\"\\x41\\x00\\xff\\xFf\\x7e\"\r\n"), 3,
+         {A("RPUSH"), A("l"), A("\n\r\t\b\a\\\"A\000\377\377~")}},
+        {LIT("RPUSH l \"\\xZZ\" \"\\x4\" \"\\x4g\" \"\\q\" \"\\'\" \"\\0\" \"\\x\" "
+             "\"abc\\x\"\r\n"), 10,
+         {A("RPUSH"), A("l"), A("xZZ"), A("x4"), A("x4g"), A("q"), A("'"),
+          A("0"), A("x"), A("abcx")}},
+        {LIT("RPUSH l foo\"bar\" a\"b c\" a'b c' x\"\" y''\r\n"), 7,
+         {A("RPUSH"), A("l"), A("foobar"), A("ab c"), A("ab c"), A("x"),
+          A("y")}},
+        {LIT("RPUSH l a\"\\x41\\\"\" a'\\'\\x41'\r\n"), 4,
+         {A("RPUSH"), A("l"), A("aA\""), A("a'\\x41")}},
+        {LIT("RPUSH l 'a\\'b' 'x\\ny' 'a\\\\b' '\\x41\\\"'\r\n"), 6,
+         {A("RPUSH"), A("l"), A("a'b"), A("x\\ny"), A("a\\\\b"),
+          A("\\x41\\\"")}},
+        {LIT("RPUSH l \"\\\\\" \"a\\ b\" 'a\"b' \"a'b\"\r\n"), 6,
+         {A("RPUSH"), A("l"), A("\\"), A("a b"), A("a\"b"), A("a'b")}},
+        {LIT("RPUSH l a\vb c\fd ab\v\"c d\"\r\n"), 5,
+         {A("RPUSH"), A("l"), A("a\vb"), A("c\fd"), A("ab\vc d")}},
+        {LIT("RPUSH l \"x\"\v y \"z\"\rw \"a b\"\f\"c\"\r\n"), 8,
+         {A("RPUSH"), A("l"), A("x"), A("y"), A("z"), A("w"), A("a b"),
+          A("c")}},
+        {LIT("RPUSH l \"\v\" \"\\\v\"\r\n"), 4,
+         {A("RPUSH"), A("l"), A("\v"), A("\v")}},
+        {LIT("\v\fR\"PUSH\" \"\\x6c\" \"\\x00\"\r\n"), 3,
+         {A("RPUSH"), A("l"), A("\000")}},
+        /* Not from Redis, which never finds the end of a line holding a
+         * NUL byte: here it is an ordinary byte. */
+        {LIT("ECHO a\000b \"c\000\\x00\"\n"), 3,
+         {A("ECHO"), A("a\000b"), A("c\000\000")}},
+    };
+    struct bytes all = {0}, all_t = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bytes t = {0};
+        const char *args[10];
+        size_t lens[10];
+        for (size_t a = 0; a < cases[i].argc; a++) {
+            args[a] = cases[i].args[a].s;
+            lens[a] = cases[i].args[a].n;
+        }
+        note_ok(&t, cases[i].len, cases[i].argc, args, lens);
+        check_all_feeds(cases[i].in, cases[i].len, NULL, t.buf);
+        bytes_add(&all, cases[i].in, cases[i].len);
+        bytes_add(&all_t, t.buf, t.len);
+        bytes_free(&t);
+    }
+    check_all_feeds(all.buf, all.len, NULL, all_t.buf);
+    bytes_free(&all);
+    bytes_free(&all_t);
 }
 
 /*
@@ -453,6 +592,8 @@ static void test_split_everywhere(void **state)
     add_raw(&s, &t, LIT(" set k2 \"hello world\" 'a \"b\" c' \"\"\n"), 5,
             (const char *const[]){"set", "k2", "hello world", "a \"b\" c", ""});
     add_raw(&s, &t, LIT("*-1\r\n"), 0, NULL);
+    add_raw(&s, &t, LIT("SET \"e\\x41\" k\"\\r\\n\"\r\n"), 3,
+            (const char *const[]){"SET", "eA", "k\r\n"});
 
     static const char *const empty[] = {""};
     static const size_t empty_len[] = {0};
@@ -524,7 +665,7 @@ static void test_pipeline_many(void **state)
         int kl = snprintf(key, sizeof(key), "key:%zu", i);
         int vl = snprintf(val, sizeof(val), "value-%zu", i * 7);
         size_t used = 0;
-        const char *req = s.buf + off;
+        char *req = s.buf + off;
         assert_int_equal(resp_parse(&p, req, s.len - off, &used), RESP_OK);
         if (i % 3 == 0) {
             assert_int_equal(p.argc, 2);
@@ -559,8 +700,6 @@ static void test_errors(void **state)
     static const char b_big[] = "Protocol error: too big bulk count string";
     static const char crlf[] = "Protocol error: bulk data not followed by CRLF";
     static const char quotes[] = "Protocol error: unbalanced quotes in request";
-    static const char rewrite[] = "Protocol error: escapes and joined quotes "
-                                  "are not supported in inline requests";
     static const char inl_big[] = "Protocol error: too big inline request";
     static const char inl_many[] =
         "Protocol error: too many arguments in inline request";
@@ -630,12 +769,13 @@ static void test_errors(void **state)
         {LIT("SET k \"v\\\n"), quotes, NULL},
         {LIT("SET a\"b\n"), quotes, NULL},
         {LIT("SET a\"b\"c\n"), quotes, NULL},
-        {LIT("SET k \"a\\nb\"\r\n"), rewrite, NULL},
-        {LIT("SET k \"\\x41\"\r\n"), rewrite, NULL},
-        {LIT("SET k \"say \\\"hi\\\"\"\r\n"), rewrite, NULL},
-        {LIT("SET k 'it\\'s'\r\n"), rewrite, NULL},
-        {LIT("SET k a\"b c\"\r\n"), rewrite, NULL},
-        {LIT("SET k a'b'\r\n"), rewrite, NULL},
+        {LIT("SET k c\\\"d\n"), quotes, NULL},
+        {LIT("SET k \"\\x4\n"), quotes, NULL},
+        {LIT("SET k 'a\\\\'\n"), quotes, NULL},
+        {LIT("SET k 'a'\\\n"), quotes, NULL},
+        {LIT("SET k \"a\\\\\"b\n"), quotes, NULL},
+        /* Refused whole: the good arguments before are not decoded. */
+        {LIT("SET \"\\x41\" k\"v\" a\"b\"c\n"), quotes, NULL},
         {LIT("0123456789abcdefg"), inl_big, &small},
         {LIT("0123456789abcdef\r\n"), inl_big, &small},
         {LIT("a b c d\n"), inl_many, &small},
@@ -819,7 +959,7 @@ static void test_want_values(void **state)
     (void)state;
     /* "*2\r\n" 0-3, "$3\r\n" 4-7, "GET\r\n" 8-12, "$5\r\n" 13-16,
      * "hello\r\n" 17-23. */
-    static const char req[] = "*2\r\n$3\r\nGET\r\n$5\r\nhello\r\n";
+    char req[] = "*2\r\n$3\r\nGET\r\n$5\r\nhello\r\n";
     static const size_t want[] = {
         1,                           /* nothing yet */
         2, 3, 4,                     /* in "*2\r\n" */
@@ -842,7 +982,8 @@ static void test_want_values(void **state)
     assert_int_equal(resp_parser_want(&p), 1);
 
     /* Inline: one more byte each time. */
-    assert_int_equal(resp_parse(&p, "PIN", 3, &used), RESP_AGAIN);
+    char pin[] = "PIN";
+    assert_int_equal(resp_parse(&p, pin, 3, &used), RESP_AGAIN);
     assert_int_equal(resp_parser_want(&p), 4);
     resp_parser_deinit(&p);
 }
@@ -959,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_binary_safe_args),
         cmocka_unit_test(test_inline_forms),
         cmocka_unit_test(test_inline_quoted_offsets),
+        cmocka_unit_test(test_inline_escapes),
         cmocka_unit_test(test_split_everywhere),
         cmocka_unit_test(test_pipeline_many),
         cmocka_unit_test(test_errors),
