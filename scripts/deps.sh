@@ -9,7 +9,8 @@ groups=("$@")
 pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
-    build) pkgs+=(build-essential cmake pkg-config libevent-dev libxxhash-dev) ;;
+    build) pkgs+=(build-essential cmake pkg-config libevent-dev libxxhash-dev
+                 libjansson-dev libmsgpack-dev) ;;
     test)  pkgs+=(libcmocka-dev redis-tools python3) ;;
     bench) pkgs+=(redis-server redis-tools memcached valgrind util-linux) ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 64 ;;
