@@ -1,0 +1,217 @@
+/*
+ * This file implements the unit tests of the admin CLI's command-line
+ * parsing (cli/cli_args.c): options before and after the command, both
+ * value spellings, "--" for keys that look like options, the membership
+ * default from the environment, every usage error, TABLE=VERSION pairs
+ * and table-name checks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "cli_args.h"
+
+#define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
+
+static void test_command_and_positionals(void **state)
+{
+    (void)state;
+    char *argv[] = {"larder", "--json", "mget", "t", "a", "--version", "7",
+                    "b", "--node=127.0.0.1:1"};
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, ARGC(argv), argv, NULL), 0);
+    assert_string_equal(a.command, "mget");
+    assert_int_equal(a.npos, 3);
+    assert_string_equal(a.pos[0], "t");
+    assert_string_equal(a.pos[1], "a");
+    assert_string_equal(a.pos[2], "b");
+    assert_true(a.json);
+    assert_int_equal(a.version, 7);
+    assert_string_equal(a.node, "127.0.0.1:1");
+    assert_int_equal(a.seen, CLI_OPT(JSON) | CLI_OPT(VERSION) | CLI_OPT(NODE));
+    assert_int_equal(a.timeout_ms, CLI_DEFAULT_TIMEOUT_MS);
+    assert_string_equal(a.membership, CLI_DEFAULT_MEMBERSHIP);
+    assert_false(a.help);
+    cli_args_free(&a);
+}
+
+static void test_membership_resolution(void **state)
+{
+    (void)state;
+    char *argv1[] = {"larder", "active"};
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, ARGC(argv1), argv1, "local:/e"), 0);
+    assert_string_equal(a.membership, "local:/e");
+    cli_args_free(&a);
+    /* An empty environment variable counts as unset. */
+    assert_int_equal(cli_args_parse(&a, ARGC(argv1), argv1, ""), 0);
+    assert_string_equal(a.membership, CLI_DEFAULT_MEMBERSHIP);
+    cli_args_free(&a);
+    /* The option wins over the environment. */
+    char *argv2[] = {"larder", "active", "--membership", "local:/o"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv2), argv2, "local:/e"), 0);
+    assert_string_equal(a.membership, "local:/o");
+    cli_args_free(&a);
+}
+
+static void test_double_dash(void **state)
+{
+    (void)state;
+    char *argv[] = {"larder", "get", "t", "--", "--json", "-h"};
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, ARGC(argv), argv, NULL), 0);
+    assert_int_equal(a.npos, 3);
+    assert_string_equal(a.pos[1], "--json");
+    assert_string_equal(a.pos[2], "-h");
+    assert_false(a.json);
+    assert_false(a.help);
+    cli_args_free(&a);
+    /* A single-dash word is a positional (keys may start with '-'). */
+    char *argv2[] = {"larder", "get", "t", "-1"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv2), argv2, NULL), 0);
+    assert_string_equal(a.pos[1], "-1");
+    cli_args_free(&a);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    char *argv[] = {"larder", "activate", "a=1", "--force", "--min-replicas",
+                    "2", "-h"};
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, ARGC(argv), argv, NULL), 0);
+    assert_true(a.force);
+    assert_true(a.help);
+    assert_int_equal(a.min_replicas, 2);
+    cli_args_free(&a);
+    char *argv2[] = {"larder", "--help"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv2), argv2, NULL), 0);
+    assert_true(a.help);
+    assert_null(a.command);
+    cli_args_free(&a);
+}
+
+/* Parses argv and expects a usage error with exactly this message. */
+static void expect_error(int argc, char **argv, const char *msg)
+{
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, argc, argv, NULL), -1);
+    assert_string_equal(a.err, msg);
+    cli_args_free(&a);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char *a1[] = {"larder", "--bogus"};
+    expect_error(ARGC(a1), a1, "unknown option --bogus");
+    char *a2[] = {"larder", "get", "--version"};
+    expect_error(ARGC(a2), a2, "--version needs a value (V)");
+    char *a3[] = {"larder", "get", "--version", "x"};
+    expect_error(ARGC(a3), a3, "--version: \"x\" is not a version number");
+    char *a4[] = {"larder", "get", "--version=0"};
+    expect_error(ARGC(a4), a4, "--version: \"0\" is not a version number");
+    char *a5[] = {"larder", "--json=yes"};
+    expect_error(ARGC(a5), a5, "--json takes no value");
+    char *a6[] = {"larder", "--json", "--json"};
+    expect_error(ARGC(a6), a6, "--json given twice");
+    char *a7[] = {"larder", "--timeout", "0"};
+    expect_error(ARGC(a7), a7, "--timeout: \"0\" is not a number of "
+                               "milliseconds (1 to 3600000)");
+    char *a8[] = {"larder", "--min-replicas", "-1"};
+    expect_error(ARGC(a8), a8, "--min-replicas: \"-1\" is not a number");
+    char *a9[] = {"larder", "--min-replicas", "4294967296"};
+    expect_error(ARGC(a9), a9,
+                 "--min-replicas: \"4294967296\" is not a number");
+    char *a10[] = {"larder", "--membership="};
+    expect_error(ARGC(a10), a10, "--membership needs a URI");
+    char *a11[] = {"larder", "--version", "18446744073709551616"};
+    expect_error(ARGC(a11), a11, "--version: \"18446744073709551616\" is "
+                                 "not a version number");
+}
+
+static void test_pairs(void **state)
+{
+    (void)state;
+    char table[65];
+    char err[256];
+    uint64_t v = 0;
+    assert_int_equal(cli_args_parse_pair("users=12", table, sizeof(table), &v,
+                                         err, sizeof(err)),
+                     0);
+    assert_string_equal(table, "users");
+    assert_int_equal(v, 12);
+    assert_int_equal(cli_args_parse_pair("a.b-c_d=18446744073709551615",
+                                         table, sizeof(table), &v, err,
+                                         sizeof(err)),
+                     0);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(cli_args_parse_pair("users", table, sizeof(table), &v,
+                                         err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "\"users\" is not TABLE=VERSION");
+    assert_int_equal(cli_args_parse_pair("=3", table, sizeof(table), &v, err,
+                                         sizeof(err)),
+                     -1);
+    assert_int_equal(cli_args_parse_pair("users=0", table, sizeof(table), &v,
+                                         err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "\"users=0\": \"0\" is not a version number");
+    assert_int_equal(cli_args_parse_pair("users=v3", table, sizeof(table), &v,
+                                         err, sizeof(err)),
+                     -1);
+    assert_int_equal(cli_args_parse_pair("us ers=3", table, sizeof(table), &v,
+                                         err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "\"us ers=3\": \"us ers\" is not a table name "
+                             "([A-Za-z0-9_.-], 1 to 64)");
+}
+
+static void test_table_names(void **state)
+{
+    (void)state;
+    assert_true(cli_valid_table_name("a"));
+    assert_true(cli_valid_table_name("User_Features.v2-x"));
+    char long_name[66];
+    memset(long_name, 'x', 64);
+    long_name[64] = '\0';
+    assert_true(cli_valid_table_name(long_name));
+    long_name[64] = 'x';
+    long_name[65] = '\0';
+    assert_false(cli_valid_table_name(long_name));
+    assert_false(cli_valid_table_name(""));
+    assert_false(cli_valid_table_name("a/b"));
+    assert_false(cli_valid_table_name("a b"));
+    assert_false(cli_valid_table_name("\xc3\xa9"));
+}
+
+static void test_option_table(void **state)
+{
+    (void)state;
+    /* Every option has a name and help; bits match the table order. */
+    for (int i = 0; i < CLI_OPT_COUNT; i++) {
+        assert_non_null(cli_options[i].name);
+        assert_true(strlen(cli_options[i].help) > 0);
+    }
+    assert_string_equal(cli_options[CLI_OPT_BIT_MIN_REPLICAS].name,
+                        "min-replicas");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_command_and_positionals),
+        cmocka_unit_test(test_membership_resolution),
+        cmocka_unit_test(test_double_dash),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_table_names),
+        cmocka_unit_test(test_option_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
