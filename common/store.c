@@ -1,0 +1,186 @@
+/*
+ * This file implements store.h above the backends of store_backend.h: it
+ * parses a store URI, picks the backend by scheme, checks every key before
+ * a backend sees it and builds object URIs.
+ *
+ * Keys are relative paths of [A-Za-z0-9_.-] components separated by single
+ * '/': no leading or trailing '/', no empty, "." or ".." component, so a
+ * key can never name anything outside its store.
+ */
+#include "store.h"
+
+#include "store_backend.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The backends, by scheme. */
+static const struct store_backend *const store_backends[] = {
+    &store_file_backend,
+};
+
+#define STORE_KEY_MAX 1024
+
+struct store {
+    const struct store_backend *be;
+    void *state;
+    char *uri; /* scheme + canonical location */
+};
+
+bool store_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    if (n == 0 || n > STORE_KEY_MAX) {
+        return false;
+    }
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char c = key[i];
+        if (c == '/' || c == '\0') {
+            size_t len = i - start;
+            if (len == 0 || (len == 1 && key[start] == '.') ||
+                (len == 2 && key[start] == '.' && key[start + 1] == '.')) {
+                return false;
+            }
+            start = i + 1;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int store_open(const char *uri, struct store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const struct store_backend *be = NULL;
+    size_t nb = sizeof(store_backends) / sizeof(store_backends[0]);
+    for (size_t i = 0; i < nb && be == NULL; i++) {
+        size_t n = strlen(store_backends[i]->scheme);
+        if (strncmp(uri, store_backends[i]->scheme, n) == 0) {
+            be = store_backends[i];
+        }
+    }
+    if (be == NULL) {
+        snprintf(err, errlen,
+                 strncmp(uri, "s3://", 5) == 0
+                     ? "store '%s': s3:// stores are not supported by this "
+                       "build yet"
+                     : "store '%s': unsupported URI (expected file://DIR)",
+                 uri);
+        return -1;
+    }
+    size_t scheme_len = strlen(be->scheme);
+    char *location = strdup(uri + scheme_len);
+    struct store *s = calloc(1, sizeof(*s));
+    if (s == NULL || location == NULL) {
+        free(location);
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = strlen(location);
+    while (n > 1 && location[n - 1] == '/') {
+        location[--n] = '\0';
+    }
+    int rc = -1;
+    if (n == 0) {
+        snprintf(err, errlen, "store '%s': no location after %s", uri,
+                 be->scheme);
+    } else if (be->open(location, &s->state, err, errlen) == 0) {
+        const char *canon = be->location(s->state);
+        size_t len = scheme_len + strlen(canon) + 1;
+        s->uri = malloc(len);
+        if (s->uri == NULL) {
+            be->close(s->state);
+            snprintf(err, errlen, "out of memory");
+        } else {
+            snprintf(s->uri, len, "%s%s", be->scheme, canon);
+            rc = 0;
+        }
+    }
+    free(location);
+    if (rc != 0) {
+        free(s);
+        return -1;
+    }
+    s->be = be;
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store **sp)
+{
+    struct store *s = *sp;
+    if (s == NULL) {
+        return;
+    }
+    s->be->close(s->state);
+    free(s->uri);
+    free(s);
+    *sp = NULL;
+}
+
+/* Refuses a bad key with a message; 0 if the key is fine. */
+static int check_key(const char *key, char *err, size_t errlen)
+{
+    if (store_key_valid(key)) {
+        return 0;
+    }
+    snprintf(err, errlen, "invalid store key '%.200s'", key);
+    errno = EINVAL;
+    return -1;
+}
+
+int store_put_file(struct store *s, const char *key, const char *src_path,
+                   uint64_t *checksum_out, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    return s->be->put_file(s->state, key, src_path, checksum_out, err,
+                           errlen);
+}
+
+int store_put_bytes(struct store *s, const char *key, const void *data,
+                    size_t len, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    return s->be->put_bytes(s->state, key, data, len, err, errlen);
+}
+
+int store_get_file(struct store *s, const char *key, const char *dst_path,
+                   uint64_t expected_checksum, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    return s->be->get_file(s->state, key, dst_path, expected_checksum, err,
+                           errlen);
+}
+
+int store_get_bytes(struct store *s, const char *key, char **data,
+                    size_t *len, char *err, size_t errlen)
+{
+    *data = NULL;
+    *len = 0;
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    return s->be->get_bytes(s->state, key, data, len, err, errlen);
+}
+
+void store_uri(const struct store *s, const char *key, char *out,
+               size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", s->uri, key);
+}

@@ -1,0 +1,69 @@
+/*
+ * store.h: where snapshot files live between the loader and the nodes.
+ *
+ * A store is named by URI: "file:///abs/dir" (or "file://rel/dir") today;
+ * "s3://bucket/prefix" comes with the S3 issue behind the same functions.
+ * Objects are addressed by relative keys such as
+ * "<table>/v-000012/part-00017.seg". A put is atomic: readers never see a
+ * partly written object (temporary name, fsync, rename).
+ */
+#ifndef LARDER_STORE_H
+#define LARDER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/*
+ * Opens a store; -1 with a message in err for a bad URI. A relative
+ * file:// directory is made absolute (against the current directory), so
+ * store_uri() names the same objects from any process. Opening does not
+ * create the directory; puts create what they need.
+ */
+int store_open(const char *uri, struct store **out, char *err, size_t errlen);
+
+void store_close(struct store **s);
+
+/*
+ * Copies the local file at src_path into the store under key. Returns 0 or
+ * -1 with err. *checksum_out (if not NULL) receives the xxh3-64 of the
+ * bytes copied.
+ */
+int store_put_file(struct store *s, const char *key, const char *src_path,
+                   uint64_t *checksum_out, char *err, size_t errlen);
+
+/* Stores a small object from memory (manifests). */
+int store_put_bytes(struct store *s, const char *key, const void *data,
+                    size_t len, char *err, size_t errlen);
+
+/*
+ * Copies the object at key to dst_path (atomically: temporary file, fsync,
+ * rename), verifying that its xxh3-64 equals expected_checksum unless that
+ * is 0. Creates dst_path's missing parent directories. Returns 0, -1 with
+ * err (a missing object's message names its key; a checksum mismatch says
+ * so and leaves dst_path as it was: no new file).
+ */
+int store_get_file(struct store *s, const char *key, const char *dst_path,
+                   uint64_t expected_checksum, char *err, size_t errlen);
+
+/*
+ * Reads a small object (at most 256 MiB) into a malloc'd buffer the caller
+ * frees; the buffer has a NUL after its *len bytes, for text.
+ */
+int store_get_bytes(struct store *s, const char *key, char **data,
+                    size_t *len, char *err, size_t errlen);
+
+/*
+ * True if key is a valid object key: '/'-separated components of
+ * [A-Za-z0-9_.-], none empty, "." or "..", at most 1024 bytes. Every
+ * function above refuses other keys.
+ */
+bool store_key_valid(const char *key);
+
+/* Builds the URI of a key, e.g. for a version's manifest_uri. */
+void store_uri(const struct store *s, const char *key, char *out,
+               size_t outlen);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * store_backend.h: the interface between store.c, which parses store URIs,
+ * checks keys and dispatches by scheme, and one backend per scheme
+ * (store_file.c for file://; an s3:// backend plugs in the same way by
+ * adding its table to the list in store.c). Internal to common/.
+ *
+ * Backends receive keys already checked (store_key_valid) and report
+ * failures as -1 with a message naming the key.
+ */
+#ifndef LARDER_STORE_BACKEND_H
+#define LARDER_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits shared by every backend. */
+#define STORE_MAX_SMALL_OBJECT ((size_t)256 << 20) /* store_get_bytes */
+#define STORE_COPY_BUF ((size_t)1 << 20)           /* streaming copies */
+
+struct store_backend {
+    const char *scheme; /* with its "://", e.g. "file://" */
+    /* location: the URI after the scheme, trailing slashes removed. */
+    int (*open)(const char *location, void **state, char *err,
+                size_t errlen);
+    void (*close)(void *state);
+    /* The canonical location (file://: an absolute path), for URIs. */
+    const char *(*location)(const void *state);
+    int (*put_file)(void *state, const char *key, const char *src_path,
+                    uint64_t *checksum_out, char *err, size_t errlen);
+    int (*put_bytes)(void *state, const char *key, const void *data,
+                     size_t len, char *err, size_t errlen);
+    int (*get_file)(void *state, const char *key, const char *dst_path,
+                    uint64_t expected_checksum, char *err, size_t errlen);
+    int (*get_bytes)(void *state, const char *key, char **data, size_t *len,
+                     char *err, size_t errlen);
+};
+
+extern const struct store_backend store_file_backend;
+
+#endif

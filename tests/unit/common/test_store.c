@@ -1,0 +1,298 @@
+/*
+ * This file implements the unit tests of the snapshot store
+ * (common/store.c with the file:// backend of common/store_file.c): put and
+ * get of files and bytes with directory creation and the xxh3-64 checksum,
+ * replacement of an object, a checksum mismatch that leaves nothing at the
+ * destination, missing objects named by their key, refused keys and URIs,
+ * object URIs (a relative store directory is made absolute), and no
+ * temporary file left behind by any of it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char tmpdir[64];
+static char store_dir[128];
+static char uri[160];
+static struct store *st;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/larder-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(store_dir, sizeof(store_dir), "%s/store", tmpdir);
+    snprintf(uri, sizeof(uri), "file://%s/", store_dir);
+    char err[256];
+    if (store_open(uri, &st, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(&st);
+    assert_null(st);
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static int count_tmp;
+
+static int find_tmp(const char *p, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    if (strstr(p, ".tmp.") != NULL) {
+        count_tmp++;
+    }
+    return 0;
+}
+
+/* Temporary files anywhere under tmpdir. */
+static int temp_files(void)
+{
+    count_tmp = 0;
+    nftw(tmpdir, find_tmp, 16, FTW_PHYS);
+    return count_tmp;
+}
+
+static void write_local(const char *p, const void *data, size_t len)
+{
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *read_local(const char *p, size_t *len)
+{
+    FILE *f = fopen(p, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = malloc(4 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 4 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+static void test_bytes_round_trip(void **state)
+{
+    (void)state;
+    char err[256];
+    const char body[] = "{\"table\":\"t\"}\n";
+    assert_int_equal(store_put_bytes(st, "t/v-000001/manifest.json", body,
+                                     sizeof(body) - 1, err, sizeof(err)), 0);
+    char *data;
+    size_t len;
+    assert_int_equal(store_get_bytes(st, "t/v-000001/manifest.json", &data,
+                                     &len, err, sizeof(err)), 0);
+    assert_int_equal(len, sizeof(body) - 1);
+    assert_memory_equal(data, body, len);
+    assert_int_equal(data[len], '\0');
+    free(data);
+
+    /* Replacing an object, and an empty one. */
+    assert_int_equal(store_put_bytes(st, "t/v-000001/manifest.json", "new", 3,
+                                     err, sizeof(err)), 0);
+    assert_int_equal(store_get_bytes(st, "t/v-000001/manifest.json", &data,
+                                     &len, err, sizeof(err)), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "new", 3);
+    free(data);
+    assert_int_equal(store_put_bytes(st, "empty", "", 0, err, sizeof(err)),
+                     0);
+    assert_int_equal(store_get_bytes(st, "empty", &data, &len, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(len, 0);
+    free(data);
+    assert_int_equal(temp_files(), 0);
+}
+
+static void test_file_round_trip(void **state)
+{
+    (void)state;
+    char err[256], src[160], dst[200];
+    size_t n = (3 << 20) + 123; /* several copy buffers */
+    uint8_t *content = malloc(n);
+    assert_non_null(content);
+    for (size_t i = 0; i < n; i++) {
+        content[i] = (uint8_t)(i * 131 + (i >> 10));
+    }
+    snprintf(src, sizeof(src), "%s/src.seg", tmpdir);
+    write_local(src, content, n);
+    uint64_t sum = 0;
+    assert_int_equal(store_put_file(st, "tbl/v-000012/part-00017.seg", src,
+                                    &sum, err, sizeof(err)), 0);
+    assert_int_equal(sum, XXH3_64bits(content, n));
+
+    /* Fetched into directories that do not exist yet, checksum verified. */
+    snprintf(dst, sizeof(dst), "%s/node/segments/tbl/v-000012/p17.seg",
+             tmpdir);
+    assert_int_equal(store_get_file(st, "tbl/v-000012/part-00017.seg", dst,
+                                    sum, err, sizeof(err)), 0);
+    size_t got_len;
+    char *got = read_local(dst, &got_len);
+    assert_non_null(got);
+    assert_int_equal(got_len, n);
+    assert_memory_equal(got, content, n);
+    free(got);
+
+    /* expected_checksum 0: not compared. */
+    assert_int_equal(store_get_file(st, "tbl/v-000012/part-00017.seg", dst, 0,
+                                    err, sizeof(err)), 0);
+    assert_int_equal(temp_files(), 0);
+    free(content);
+}
+
+static void test_checksum_mismatch_leaves_no_file(void **state)
+{
+    (void)state;
+    char err[256], src[160], dst[160];
+    snprintf(src, sizeof(src), "%s/src", tmpdir);
+    write_local(src, "segment bytes", 13);
+    uint64_t sum;
+    assert_int_equal(store_put_file(st, "t/v-000002/part-00000.seg", src,
+                                    &sum, err, sizeof(err)), 0);
+    snprintf(dst, sizeof(dst), "%s/fetched.seg", tmpdir);
+    assert_int_equal(store_get_file(st, "t/v-000002/part-00000.seg", dst,
+                                    sum ^ 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    assert_non_null(strstr(err, "t/v-000002/part-00000.seg"));
+    assert_int_equal(access(dst, F_OK), -1);
+    assert_int_equal(temp_files(), 0);
+
+    /* A file already at dst is left as it was. */
+    write_local(dst, "old", 3);
+    assert_int_equal(store_get_file(st, "t/v-000002/part-00000.seg", dst,
+                                    sum ^ 1, err, sizeof(err)), -1);
+    size_t len;
+    char *old = read_local(dst, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(old, "old", 3);
+    free(old);
+    assert_int_equal(temp_files(), 0);
+}
+
+static void test_missing_object_names_key(void **state)
+{
+    (void)state;
+    char err[256], dst[160];
+    char *data = (char *)1;
+    size_t len = 1;
+    assert_int_equal(store_get_bytes(st, "t/v-000009/manifest.json", &data,
+                                     &len, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'t/v-000009/manifest.json' not found"));
+    assert_null(data);
+    assert_int_equal(len, 0);
+    snprintf(dst, sizeof(dst), "%s/x.seg", tmpdir);
+    assert_int_equal(store_get_file(st, "t/v-000009/part-00003.seg", dst, 0,
+                                    err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'t/v-000009/part-00003.seg' not found"));
+    assert_int_equal(access(dst, F_OK), -1);
+
+    /* A missing local source for a put is named too. */
+    char src[160];
+    snprintf(src, sizeof(src), "%s/no-such-file", tmpdir);
+    assert_int_equal(store_put_file(st, "k", src, NULL, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "no-such-file"));
+}
+
+static void test_bad_keys(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "/abs", "../up", "a/../b", "a/./b", "a//b",
+                         "a/", ".", "..", "sp ace", "new\nline", "a\\b"};
+    char err[256];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(store_key_valid(bad[i]));
+        assert_int_equal(store_put_bytes(st, bad[i], "x", 1, err,
+                                         sizeof(err)), -1);
+        assert_non_null(strstr(err, "invalid store key"));
+    }
+    assert_true(store_key_valid("t/v-000001/part-00000.seg"));
+    assert_true(store_key_valid("a.b/..c/d-e_f"));
+}
+
+static void test_uris(void **state)
+{
+    (void)state;
+    char out[512], want[512];
+    store_uri(st, "t/v-000003/manifest.json", out, sizeof(out));
+    snprintf(want, sizeof(want), "file://%s/t/v-000003/manifest.json",
+             store_dir);
+    assert_string_equal(out, want);
+
+    /* A relative directory is made absolute. */
+    char cwd[400], err[256];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(tmpdir), 0);
+    struct store *rel = NULL;
+    assert_int_equal(store_open("file://store", &rel, err, sizeof(err)), 0);
+    store_uri(rel, "k", out, sizeof(out));
+    snprintf(want, sizeof(want), "file://%s/store/k", tmpdir);
+    assert_string_equal(out, want);
+    assert_int_equal(store_put_bytes(rel, "k", "v", 1, err, sizeof(err)), 0);
+    assert_int_equal(chdir(cwd), 0);
+    store_close(&rel);
+    char *data;
+    size_t len;
+    assert_int_equal(store_get_bytes(st, "k", &data, &len, err, sizeof(err)),
+                     0);
+    free(data);
+
+    const char *bad[] = {"s3://bucket/prefix", "http://x", "file://", "",
+                         "/plain/path"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct store *s = (struct store *)1;
+        assert_int_equal(store_open(bad[i], &s, err, sizeof(err)), -1);
+        assert_null(s);
+    }
+    assert_int_equal(store_open("s3://b/p", &rel, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "s3://"));
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_bytes_round_trip),
+        T(test_file_round_trip),
+        T(test_checksum_mismatch_leaves_no_file),
+        T(test_missing_object_names_key),
+        T(test_bad_keys),
+        T(test_uris),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

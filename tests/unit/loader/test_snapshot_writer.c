@@ -1,0 +1,596 @@
+/*
+ * This file implements the unit tests of the snapshot writer
+ * (loader/snapshot_writer.c): writer-to-reader round trips through the
+ * segment codec (common/snap_format.c, the code node/segment.c reads with)
+ * for many text and binary keys, empty keys and values, values of 1 MiB and
+ * more, a partition with no rows, duplicates under both policies, 64-bit
+ * hash collisions and index wrap-around, byte-identical output whatever
+ * the input order, the atomic-write rule (nothing at the path, and no
+ * temporary file, unless finish succeeds), option and row checks, and the
+ * memory overhead per key against the 16-byte target.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "snap_format.h"
+#include "snapshot_writer.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char tmpdir[64];
+static char seg_path[128];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/larder-snapw-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(seg_path, sizeof(seg_path), "%s/part-00000.seg", tmpdir);
+    return 0;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* Entries in tmpdir (temporary files included). */
+static int dir_entries(void)
+{
+    DIR *d = opendir(tmpdir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* The whole file in an exactly sized heap buffer (ASan sees over-reads). */
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    rewind(f);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static struct snap_writer_options opts(uint32_t partition,
+                                       uint32_t partitions,
+                                       enum snap_dup_policy dup)
+{
+    struct snap_writer_options o = {
+        .table = "features.user-v2",
+        .version = 42,
+        .partition = partition,
+        .partitions = partitions,
+        .dims = 0,
+        .on_duplicate = dup,
+        .format = 0,
+    };
+    return o;
+}
+
+static struct snap_writer *new_writer(const struct snap_writer_options *o)
+{
+    struct snap_writer *w = NULL;
+    char err[256];
+    int rc = snap_writer_create(seg_path, o, &w, err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("create: %s", err);
+    }
+    return w;
+}
+
+static void add(struct snap_writer *w, const void *k, size_t klen,
+                const void *v, size_t vlen)
+{
+    char err[256];
+    if (snap_writer_add(w, k, klen, v, vlen, XXH3_64bits(k, klen), err,
+                        sizeof(err)) != 0) {
+        fail_msg("add: %s", err);
+    }
+}
+
+static void finish(struct snap_writer *w, struct snap_file_info *info)
+{
+    char err[256];
+    if (snap_writer_finish(w, info, err, sizeof(err)) != 0) {
+        fail_msg("finish: %s", err);
+    }
+}
+
+/* A verified image of seg_path; *buf must be freed. */
+static void open_image(struct snap_image *img, uint8_t **buf,
+                       uint64_t *file_sum)
+{
+    size_t len;
+    char err[256];
+    *buf = read_all(seg_path, &len);
+    if (snap_image_open(img, *buf, len, file_sum, err, sizeof(err)) != 0) {
+        fail_msg("image: %s", err);
+    }
+}
+
+static void assert_get(const struct snap_image *img, const void *k,
+                       size_t klen, const void *v, size_t vlen)
+{
+    const uint8_t *got;
+    size_t glen;
+    assert_true(snap_image_get(img, k, klen, XXH3_64bits(k, klen), &got,
+                               &glen));
+    assert_int_equal(glen, vlen);
+    if (vlen > 0) {
+        assert_memory_equal(got, v, vlen);
+    }
+}
+
+static void assert_absent(const struct snap_image *img, const void *k,
+                          size_t klen)
+{
+    const uint8_t *got;
+    size_t glen;
+    assert_false(snap_image_get(img, k, klen, XXH3_64bits(k, klen), &got,
+                                &glen));
+}
+
+/* Key i of a mixed set: text keys, and binary ones with NUL and 0xff. */
+static size_t make_key(uint32_t i, uint8_t *out)
+{
+    if (i % 3 != 0) {
+        return (size_t)sprintf((char *)out, "user:%u", i);
+    }
+    size_t n = 1 + i % 37;
+    for (size_t j = 0; j < n; j++) {
+        out[j] = (uint8_t)((i >> (j % 4 * 8)) ^ (j * 0x9d));
+    }
+    out[0] = 0x00;
+    out[n - 1] = 0xff;
+    memcpy(out + n, &i, sizeof(i)); /* keeps keys distinct */
+    return n + sizeof(i);
+}
+
+/* Value i: 0..199 bytes, empty for every 7th key. */
+static size_t make_value(uint32_t i, uint8_t *out)
+{
+    size_t n = i % 7 == 0 ? 0 : i % 200;
+    for (size_t j = 0; j < n; j++) {
+        out[j] = (uint8_t)(i * 31 + j);
+    }
+    return n;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* Many keys of one partition out of 4: every one found, others absent. */
+static void test_round_trip_many_keys(void **state)
+{
+    (void)state;
+    const uint32_t partitions = 4, part = 2, total = 60000;
+    struct snap_writer_options o = opts(part, partitions, SNAP_DUP_ERROR);
+    o.dims = 16;
+    struct snap_writer *w = new_writer(&o);
+    uint8_t k[64], v[256];
+    uint64_t mine = 0, kbytes = 0, vbytes = 0;
+    for (uint32_t i = 0; i < total; i++) {
+        size_t kl = make_key(i, k);
+        if (XXH3_64bits(k, kl) % partitions != part) {
+            continue;
+        }
+        size_t vl = make_value(i, v);
+        add(w, k, kl, v, vl);
+        mine++;
+        kbytes += kl;
+        vbytes += vl;
+    }
+    assert_true(mine > total / 5);
+    assert_int_equal(access(seg_path, F_OK), -1); /* nothing before finish */
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    assert_null(w);
+    assert_int_equal(info.rows, mine);
+    assert_int_equal(info.duplicates, 0);
+    assert_int_equal(info.key_bytes, kbytes);
+    assert_int_equal(info.value_bytes, vbytes);
+    assert_int_equal(dir_entries(), 1); /* no temporary file left */
+
+    struct snap_image img;
+    uint8_t *buf;
+    uint64_t sum;
+    open_image(&img, &buf, &sum);
+    assert_int_equal(info.bytes, img.len);
+    assert_int_equal(info.checksum, sum);
+    assert_int_equal(sum, XXH3_64bits(buf, img.len));
+    assert_string_equal(img.h.table, "features.user-v2");
+    assert_int_equal(img.h.format, SNAP_FORMAT_NEWEST);
+    assert_int_equal(img.h.version, 42);
+    assert_int_equal(img.h.partition, part);
+    assert_int_equal(img.h.partitions, partitions);
+    assert_int_equal(img.h.dims, 16);
+    assert_int_equal(img.h.rows, mine);
+    assert_int_equal(img.h.key_bytes, kbytes);
+    assert_int_equal(img.h.value_bytes, vbytes);
+    assert_true(img.h.rows * 5 <= img.h.slots * 4); /* load <= 0.8 */
+
+    for (uint32_t i = 0; i < total; i++) {
+        size_t kl = make_key(i, k);
+        if (XXH3_64bits(k, kl) % partitions == part) {
+            size_t vl = make_value(i, v);
+            assert_get(&img, k, kl, v, vl);
+        } else {
+            assert_absent(&img, k, kl);
+        }
+    }
+    /* Iteration yields every row once, in hash order. */
+    uint64_t cursor = 0, n = 0, prev = 0;
+    const uint8_t *rk, *rv;
+    size_t rkl, rvl;
+    int rc;
+    while ((rc = snap_image_next(&img, &cursor, &rk, &rkl, &rv, &rvl)) == 1) {
+        uint64_t h = XXH3_64bits(rk, rkl);
+        assert_true(n == 0 || h >= prev);
+        prev = h;
+        n++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, mine);
+    free(buf);
+}
+
+/* Empty key, empty values, 1 MiB values and one bigger than the buffer. */
+static void test_empty_and_large_values(void **state)
+{
+    (void)state;
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+    struct snap_writer *w = new_writer(&o);
+    const size_t mib = (size_t)1 << 20;
+    uint8_t *big = malloc(3 * mib + 7);
+    assert_non_null(big);
+    for (size_t i = 0; i < 3 * mib + 7; i++) {
+        big[i] = (uint8_t)(i * 7 + (i >> 12));
+    }
+    add(w, "", 0, "empty key", 9);
+    add(w, "e1", 2, "", 0);
+    add(w, "e2", 2, NULL, 0);
+    add(w, "m1", 2, big, mib);
+    add(w, "m2", 2, big + 1, mib);
+    add(w, "small", 5, "x", 1);
+    add(w, "m3", 2, big, 3 * mib + 7);
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    assert_int_equal(info.rows, 7);
+
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    assert_get(&img, "", 0, "empty key", 9);
+    assert_get(&img, "e1", 2, "", 0);
+    assert_get(&img, "e2", 2, "", 0);
+    assert_get(&img, "m1", 2, big, mib);
+    assert_get(&img, "m2", 2, big + 1, mib);
+    assert_get(&img, "small", 5, "x", 1);
+    assert_get(&img, "m3", 2, big, 3 * mib + 7);
+    assert_absent(&img, "m4", 2);
+    free(buf);
+    free(big);
+}
+
+/* A partition without rows is a valid segment that finds nothing. */
+static void test_zero_rows(void **state)
+{
+    (void)state;
+    struct snap_writer_options o = opts(3, 8, SNAP_DUP_ERROR);
+    struct snap_writer *w = new_writer(&o);
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    assert_int_equal(info.rows, 0);
+    assert_int_equal(info.key_bytes, 0);
+    assert_int_equal(info.bytes, SNAP_HEADER_BYTES + SNAP_SLOT_BYTES +
+                                     SNAP_FOOTER_BYTES);
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    assert_int_equal(img.h.rows, 0);
+    assert_int_equal(img.h.partition, 3);
+    assert_absent(&img, "anything", 8);
+    assert_absent(&img, "", 0);
+    uint64_t cursor = 0;
+    const uint8_t *rk, *rv;
+    size_t rkl, rvl;
+    assert_int_equal(snap_image_next(&img, &cursor, &rk, &rkl, &rv, &rvl), 0);
+    free(buf);
+}
+
+/* SNAP_DUP_ERROR: the build fails naming the key; nothing is written. */
+static void test_duplicates_error(void **state)
+{
+    (void)state;
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+    struct snap_writer *w = new_writer(&o);
+    add(w, "alpha", 5, "1", 1);
+    add(w, "beta", 4, "2", 1);
+    add(w, "gam\nma\x01", 7, "3", 1);
+    add(w, "delta", 5, "4", 1);
+    add(w, "gam\nma\x01", 7, "5", 1);
+    struct snap_file_info info;
+    char err[256];
+    assert_int_equal(snap_writer_finish(w, &info, err, sizeof(err)), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_non_null(strstr(err, "duplicate key 'gam\\x0ama\\x01'"));
+    assert_int_equal(info.rows, 0);
+    assert_int_equal(dir_entries(), 0);
+    /* A finished writer refuses more work. */
+    assert_int_equal(snap_writer_add(w, "x", 1, "y", 1, XXH3_64bits("x", 1),
+                                     err, sizeof(err)), -1);
+    assert_int_equal(snap_writer_finish(w, &info, err, sizeof(err)), -1);
+    snap_writer_destroy(&w);
+    assert_int_equal(dir_entries(), 0);
+}
+
+/* SNAP_DUP_LAST: the last row added with a key wins; the rest count. */
+static void test_duplicates_last(void **state)
+{
+    (void)state;
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_LAST);
+    struct snap_writer *w = new_writer(&o);
+    const uint8_t bin[] = {0, 1, 0, 0xff};
+    add(w, "k1", 2, "a", 1);
+    add(w, "k2", 2, "b", 1);
+    add(w, "k1", 2, "c", 1);
+    add(w, bin, sizeof(bin), "first", 5);
+    add(w, "k1", 2, "", 0);
+    add(w, "k1", 2, "last", 4);
+    add(w, bin, sizeof(bin), "second", 6);
+    for (int i = 0; i < 1000; i++) {
+        char v[16];
+        int n = snprintf(v, sizeof(v), "v%d", i);
+        add(w, "hot", 3, v, (size_t)n);
+    }
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    assert_int_equal(info.rows, 4);
+    assert_int_equal(info.duplicates, 3 + 1 + 999);
+    assert_int_equal(info.key_bytes, 2 + 2 + sizeof(bin) + 3);
+    assert_int_equal(info.value_bytes, 4 + 1 + 6 + 4);
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    assert_get(&img, "k1", 2, "last", 4);
+    assert_get(&img, "k2", 2, "b", 1);
+    assert_get(&img, bin, sizeof(bin), "second", 6);
+    assert_get(&img, "hot", 3, "v999", 4);
+    free(buf);
+}
+
+/*
+ * Distinct keys whose 64-bit hashes collide (forced here: the writer
+ * trusts the caller's hash) are all kept and all found; home slots at the
+ * very end of the index wrap around to its start.
+ */
+static void test_collisions_and_wrap(void **state)
+{
+    (void)state;
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_LAST);
+    struct snap_writer *w = new_writer(&o);
+    char err[256];
+    const uint64_t same = UINT64_C(0x123456789abcdef0);
+    /* w0..w3 hash to UINT64_MAX - i: all have the last slot as home. */
+    const char *keys[] = {"c0", "c1", "c2", "c3", "w0", "w1", "w2", "w3"};
+    uint64_t hashes[8];
+    for (int i = 0; i < 8; i++) {
+        hashes[i] = i < 4 ? same : UINT64_MAX - (uint64_t)(i - 4);
+    }
+    for (int i = 7; i >= 0; i--) {
+        assert_int_equal(snap_writer_add(w, keys[i], 2, keys[i], 2,
+                                         hashes[i], err, sizeof(err)), 0);
+    }
+    /* a duplicate among the rows that wrap */
+    assert_int_equal(snap_writer_add(w, "w1", 2, "W1", 2, hashes[5], err,
+                                     sizeof(err)), 0);
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    assert_int_equal(info.rows, 8);
+    assert_int_equal(info.duplicates, 1);
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    /* The first slot holds a row that wrapped around. */
+    assert_true(snap_le64(img.index) != 0);
+    const uint8_t *v;
+    size_t vl;
+    for (int i = 0; i < 8; i++) {
+        assert_true(snap_image_get(&img, keys[i], 2, hashes[i], &v, &vl));
+        assert_int_equal(vl, 2);
+        assert_memory_equal(v, i == 5 ? "W1" : keys[i], 2);
+    }
+    assert_false(snap_image_get(&img, "c4", 2, same, &v, &vl));
+    assert_false(snap_image_get(&img, "w4", 2, UINT64_MAX, &v, &vl));
+    free(buf);
+}
+
+/* The file depends on the rows, not on the order they were added in. */
+static void test_deterministic(void **state)
+{
+    (void)state;
+    uint64_t sums[2];
+    uint8_t k[64], v[256];
+    for (int pass = 0; pass < 2; pass++) {
+        struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+        struct snap_writer *w = new_writer(&o);
+        for (uint32_t j = 0; j < 5000; j++) {
+            uint32_t i = pass == 0 ? j : 4999 - j;
+            add(w, k, make_key(i, k), v, make_value(i, v));
+        }
+        struct snap_file_info info;
+        finish(w, &info);
+        snap_writer_destroy(&w);
+        sums[pass] = info.checksum;
+    }
+    assert_int_equal(sums[0], sums[1]);
+}
+
+/* Bad options and rows of another partition are refused. */
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct snap_writer *w = NULL;
+    char err[256];
+    struct snap_writer_options o = opts(0, 4, SNAP_DUP_ERROR);
+    o.table = "bad name";
+    assert_int_equal(snap_writer_create(seg_path, &o, &w, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "table"));
+    o = opts(4, 4, SNAP_DUP_ERROR);
+    assert_int_equal(snap_writer_create(seg_path, &o, &w, err, sizeof(err)),
+                     -1);
+    o = opts(0, 4, SNAP_DUP_ERROR);
+    o.format = SNAP_FORMAT_NEWEST + 1;
+    assert_int_equal(snap_writer_create(seg_path, &o, &w, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "format"));
+    assert_null(w);
+
+    /* Every format this build reads can be written on request. */
+    for (uint32_t f = SNAP_FORMAT_OLDEST; f <= SNAP_FORMAT_NEWEST; f++) {
+        o = opts(0, 1, SNAP_DUP_ERROR);
+        o.format = f;
+        w = new_writer(&o);
+        add(w, "k", 1, "v", 1);
+        struct snap_file_info info;
+        finish(w, &info);
+        snap_writer_destroy(&w);
+        struct snap_image img;
+        uint8_t *buf;
+        open_image(&img, &buf, NULL);
+        assert_int_equal(img.h.format, f);
+        assert_get(&img, "k", 1, "v", 1);
+        free(buf);
+    }
+
+    o = opts(1, 4, SNAP_DUP_ERROR);
+    w = new_writer(&o);
+    uint64_t h = UINT64_C(0x1000) + 2; /* partition 2 of 4 */
+    assert_int_equal(snap_writer_add(w, "k", 1, "v", 1, h, err, sizeof(err)),
+                     -1);
+    assert_int_equal(errno, EINVAL);
+    assert_non_null(strstr(err, "partition 2"));
+    /* Destroyed unfinished: no file appears. */
+    snap_writer_destroy(&w);
+    snap_writer_destroy(&w); /* idempotent on NULL */
+}
+
+/* An unwritable directory fails finish and leaves nothing behind. */
+static void test_write_failure(void **state)
+{
+    (void)state;
+    char bad[160];
+    snprintf(bad, sizeof(bad), "%s/missing-dir/part.seg", tmpdir);
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+    struct snap_writer *w = NULL;
+    char err[256];
+    assert_int_equal(snap_writer_create(bad, &o, &w, err, sizeof(err)), 0);
+    assert_int_equal(snap_writer_add(w, "k", 1, "v", 1, XXH3_64bits("k", 1),
+                                     err, sizeof(err)), 0);
+    struct snap_file_info info;
+    assert_int_equal(snap_writer_finish(w, &info, err, sizeof(err)), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_non_null(strstr(err, "missing-dir"));
+    snap_writer_destroy(&w);
+    assert_int_equal(dir_entries(), 0);
+}
+
+/*
+ * Memory overhead per key, every byte of the file counted: (file size -
+ * key bytes - value bytes) / rows, with 16-byte keys and 64-byte values,
+ * must stay within the design's 16 bytes.
+ */
+static void test_overhead_per_key(void **state)
+{
+    (void)state;
+    const uint32_t rows = 200000;
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+    struct snap_writer *w = new_writer(&o);
+    uint8_t k[16], v[64];
+    memset(v, 'v', sizeof(v));
+    for (uint32_t i = 0; i < rows; i++) {
+        snprintf((char *)k, sizeof(k), "key%012u", i);
+        k[15] = '#';
+        add(w, k, sizeof(k), v, sizeof(v));
+    }
+    struct snap_file_info info;
+    finish(w, &info);
+    snap_writer_destroy(&w);
+    double overhead =
+        (double)(info.bytes - info.key_bytes - info.value_bytes) / rows;
+    assert_true(overhead <= 16.0);
+    assert_true(overhead >= 10.0); /* the index alone is 8 / 0.8 */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_round_trip_many_keys, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_empty_and_large_values,
+                                        setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_zero_rows, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_duplicates_error, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_duplicates_last, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_collisions_and_wrap, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_deterministic, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_refusals, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_write_failure, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_overhead_per_key, setup_dir,
+                                        teardown_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
