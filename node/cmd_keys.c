@@ -3,10 +3,11 @@
  * "default": GET, SET, MGET, MSET, DEL, EXISTS, EXPIRE, PEXPIRE, TTL, PTTL,
  * DBSIZE and FLUSHALL/FLUSHDB.
  *
- * MSET and multi-key DEL are applied key by key: each key is atomic, the
- * command as a whole is not (keys live in different shards). Replicated
- * live tables will refuse NX/XX later; on one node they mean what Redis
- * means.
+ * MSET is atomic and MGET reads a consistent snapshot, as in Redis: the
+ * live table locks the shards of all their keys together. Multi-key DEL and
+ * EXISTS are applied key by key: each key is atomic, the command as a whole
+ * is not. Replicated live tables will refuse NX/XX later; on one node they
+ * mean what Redis means.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -16,6 +17,56 @@
 #include "server.h"
 
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
+
+enum {
+    KEY_ARGS_ON_STACK = 128, /* MGET keys, MSET keys + values: no malloc */
+};
+
+/*
+ * Pointers to and lengths of command arguments, laid out as live_mget()
+ * and live_mset() take them: on the stack for up to KEY_ARGS_ON_STACK,
+ * on the heap beyond.
+ */
+struct key_args {
+    const char **ptrs;
+    size_t *lens;
+    const char *stack_ptrs[KEY_ARGS_ON_STACK];
+    size_t stack_lens[KEY_ARGS_ON_STACK];
+};
+
+/* Makes room for n arguments; false if the heap arrays cannot be had. */
+static bool key_args_init(struct key_args *a, size_t n)
+{
+    if (n <= KEY_ARGS_ON_STACK) {
+        a->ptrs = a->stack_ptrs;
+        a->lens = a->stack_lens;
+        return true;
+    }
+    a->ptrs = malloc(n * sizeof(*a->ptrs));
+    a->lens = malloc(n * sizeof(*a->lens));
+    if (a->ptrs == NULL || a->lens == NULL) {
+        free(a->ptrs);
+        free(a->lens);
+        return false;
+    }
+    return true;
+}
+
+static void key_args_deinit(struct key_args *a)
+{
+    if (a->ptrs != a->stack_ptrs) {
+        free(a->ptrs);
+        free(a->lens);
+    }
+}
+
+/* Stores command argument arg as entry i. */
+static void key_args_set(struct key_args *a, size_t i,
+                         const struct cmd_ctx *ctx, size_t arg)
+{
+    a->ptrs[i] = cmd_arg(ctx, arg);
+    a->lens[i] = cmd_len(ctx, arg);
+}
 
 /* Visitor: appends a value as a bulk reply. */
 static void reply_value(void *arg, const char *value, size_t len)
@@ -57,18 +108,33 @@ void cmd_get(struct cmd_ctx *ctx)
     }
 }
 
+/* Visitor of MGET: appends a value, or a null for a missing key. */
+static void reply_value_or_null(void *arg, const char *value, size_t len)
+{
+    if (value != NULL) {
+        reply_bulk(arg, value, len);
+    } else {
+        reply_null(arg);
+    }
+}
+
 void cmd_mget(struct cmd_ctx *ctx)
 {
-    reply_array(&ctx->r, ctx->argc - 1);
-    for (size_t i = 1; i < ctx->argc; i++) {
-        enum live_status st = live_get(ctx->srv->live, cmd_arg(ctx, i),
-                                       cmd_len(ctx, i), ctx->now_ms,
-                                       reply_value, &ctx->r);
-        count_lookup(ctx, st);
-        if (st != LIVE_OK) {
-            reply_null(&ctx->r);
-        }
+    size_t n = ctx->argc - 1;
+    struct key_args a;
+    if (!key_args_init(&a, n)) {
+        reply_error(&ctx->r, OOM_ERROR);
+        return;
     }
+    for (size_t i = 0; i < n; i++) {
+        key_args_set(&a, i, ctx, 1 + i);
+    }
+    reply_array(&ctx->r, n);
+    size_t hits = live_mget(ctx->srv->live, a.ptrs, a.lens, n, ctx->now_ms,
+                            reply_value_or_null, &ctx->r);
+    STAT_ADD(&ctx->w->stats, keyspace_hits, hits);
+    STAT_ADD(&ctx->w->stats, keyspace_misses, n - hits);
+    key_args_deinit(&a);
 }
 
 /*
@@ -171,15 +237,25 @@ void cmd_mset(struct cmd_ctx *ctx)
         reply_error(&ctx->r, "ERR wrong number of arguments for 'mset' command");
         return;
     }
-    for (size_t i = 1; i < ctx->argc; i += 2) {
-        if (live_set(ctx->srv->live, cmd_arg(ctx, i), cmd_len(ctx, i),
-                     cmd_arg(ctx, i + 1), cmd_len(ctx, i + 1), 0, 0,
-                     ctx->now_ms, NULL, NULL) == LIVE_OOM) {
-            reply_error(&ctx->r, OOM_ERROR);
-            return;
-        }
+    /* Keys in entries [0, n), their values in [n, 2n). */
+    size_t n = (ctx->argc - 1) / 2;
+    struct key_args a;
+    if (!key_args_init(&a, 2 * n)) {
+        reply_error(&ctx->r, OOM_ERROR);
+        return;
     }
-    reply_status(&ctx->r, "OK");
+    for (size_t i = 0; i < n; i++) {
+        key_args_set(&a, i, ctx, 1 + 2 * i);
+        key_args_set(&a, n + i, ctx, 2 + 2 * i);
+    }
+    enum live_status st = live_mset(ctx->srv->live, a.ptrs, a.lens,
+                                    a.ptrs + n, a.lens + n, n, ctx->now_ms);
+    key_args_deinit(&a);
+    if (st == LIVE_OOM) {
+        reply_error(&ctx->r, OOM_ERROR);
+    } else {
+        reply_status(&ctx->r, "OK");
+    }
 }
 
 void cmd_del(struct cmd_ctx *ctx)

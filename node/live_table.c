@@ -40,12 +40,20 @@
  * reserves the bytes with a compare-and-swap, so concurrent writers cannot
  * together pass maxmemory. If the reservation fails, the writer evicts from
  * its own shard, then (after unlocking it) from the others one at a time.
+ * MSET computes, with its shards locked, the net bytes the whole command
+ * adds (entries, and slot arrays grown once per shard up front, less the
+ * entries replaced) and reserves them in one step; if they do not fit it
+ * unlocks, evicts like a single write, and tries again with the bytes in
+ * hand, so LIVE_OOM leaves nothing written.
  * Only EXPIRE on a key that had no TTL grows an entry without a reservation
  * (by the 8-byte field); the next write evicts that back.
  *
- * Locking. One mutex per shard; no path ever holds two shard locks. The
- * expiry cycle's cursor has its own mutex, always taken before a shard's.
- * Functions named do_* run with the shard lock held.
+ * Locking. One mutex per shard. Single-key paths hold one shard lock;
+ * MGET and MSET hold the locks of all their shards, taken in ascending
+ * shard order, and never evict from other shards while holding them, so
+ * no cycle of waits can form. The expiry cycle's cursor has its own mutex,
+ * always taken before a shard's. Functions named do_* run with the lock of
+ * the shards they touch held.
  */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -77,6 +85,8 @@ enum {
     LT_MAX_SHARDS_LOG2 = 16,
     LT_DEFAULT_SAMPLES = 5,
     LT_MAX_SAMPLES = 64,
+    LT_MULTI_STACK_KEYS = 64,   /* MGET/MSET keys handled without malloc */
+    LT_SET_STACK_WORDS = 16,    /* shard bitmap words on the stack (1024) */
 };
 #define LT_MAX_CAP ((size_t)1 << 31) /* home slots come from 32 hash bits */
 
@@ -472,23 +482,34 @@ static void do_settle(struct live_table *t, struct shard *s)
 
 /*
  * Adds `bytes` to used_memory if that keeps it within maxmemory (always when
- * there is no limit). On success the bytes count as settled for s: the
- * caller must then grow s->mem by them before the next do_settle().
+ * there is no limit). Needs no lock: the caller then holds the bytes until
+ * it hands them to a shard or gives them back.
  */
-static bool do_reserve(struct live_table *t, struct shard *s, uint64_t bytes)
+static bool mem_reserve(struct live_table *t, uint64_t bytes)
 {
     uint64_t max = atomic_load_explicit(&t->maxmemory, memory_order_relaxed);
     if (max == 0) {
         atomic_fetch_add_explicit(&t->used_memory, bytes, memory_order_relaxed);
-    } else {
-        uint64_t cur = atomic_load_explicit(&t->used_memory, memory_order_relaxed);
-        do {
-            if (cur > max || bytes > max - cur)
-                return false;
-        } while (!atomic_compare_exchange_weak_explicit(
-            &t->used_memory, &cur, cur + bytes, memory_order_relaxed,
-            memory_order_relaxed));
+        return true;
     }
+    uint64_t cur = atomic_load_explicit(&t->used_memory, memory_order_relaxed);
+    do {
+        if (cur > max || bytes > max - cur)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &t->used_memory, &cur, cur + bytes, memory_order_relaxed,
+        memory_order_relaxed));
+    return true;
+}
+
+/*
+ * mem_reserve() for shard s: on success the bytes count as settled for s,
+ * so the caller must grow s->mem by them before the next do_settle().
+ */
+static bool do_reserve(struct live_table *t, struct shard *s, uint64_t bytes)
+{
+    if (!mem_reserve(t, bytes))
+        return false;
     s->mem_settled += bytes;
     return true;
 }
@@ -622,6 +643,19 @@ static bool do_insert(struct shard *s, uint32_t x, uint8_t *e, size_t grow)
     return true;
 }
 
+/* Puts entry e (key hash x) in slot p and frees the entry it replaces. */
+static inline void do_replace(struct shard *s, uint64_t *p, uint32_t x,
+                              uint8_t *e)
+{
+    uint8_t *old = slot_entry(*p);
+    *p = slot_make(fp_of(x), e);
+    ttl_keys_add(s, (int64_t)entry_has_expire(e)
+                        - (int64_t)entry_has_expire(old));
+    s->mem += entry_charge(e);
+    s->mem -= entry_charge(old);
+    free(old);
+}
+
 /*
  * Starts a shrink when the shard is under 1/8 full and the smaller array
  * fits within maxmemory; the resize then drains like a growth.
@@ -749,9 +783,14 @@ static void do_clear(struct shard *s)
 
 /* ---- locking ------------------------------------------------------------ */
 
+static inline size_t shard_index(const struct live_table *t, uint64_t h)
+{
+    return t->shards_log2 ? (size_t)(h >> (64 - t->shards_log2)) : 0;
+}
+
 static inline struct shard *shard_of(struct live_table *t, uint64_t h)
 {
-    return &t->shards[t->shards_log2 ? h >> (64 - t->shards_log2) : 0];
+    return &t->shards[shard_index(t, h)];
 }
 
 static inline void shard_lock(struct shard *s)
@@ -782,16 +821,20 @@ static bool mem_fits(struct live_table *t, uint64_t bytes)
 }
 
 /*
- * Evicts from every shard but `self` (which the caller has unlocked), one
- * shard lock at a time, until `bytes` more would fit. Returns false if
- * nothing could be removed and the bytes still do not fit.
+ * Evicts from `count` shards, starting at shard `first` (modulo the shard
+ * count), one shard lock at a time, until `bytes` more would fit. The
+ * caller holds no shard lock. Returns false if nothing could be removed and
+ * the bytes never fitted; true tells the caller to try its reservation
+ * again (other writers may take the room first).
  */
-static bool evict_elsewhere(struct live_table *t, size_t self, int policy,
-                            uint64_t bytes, int64_t now_ms)
+static bool evict_shards(struct live_table *t, size_t first, size_t count,
+                         int policy, uint64_t bytes, int64_t now_ms)
 {
     bool removed = false;
-    for (size_t k = 1; k < t->nshards && !mem_fits(t, bytes); k++) {
-        struct shard *o = &t->shards[(self + k) & (t->nshards - 1)];
+    for (size_t k = 0; k < count; k++) {
+        if (mem_fits(t, bytes))
+            return true;
+        struct shard *o = &t->shards[(first + k) & (t->nshards - 1)];
         shard_lock(o);
         while (!mem_fits(t, bytes) && do_evict_one(t, o, policy, now_ms)) {
             do_settle(t, o);
@@ -980,7 +1023,8 @@ enum live_status live_set(struct live_table *t, const char *key, size_t klen,
             if (!evicted) {
                 size_t self = (size_t)(s - t->shards);
                 pthread_mutex_unlock(&s->lock);
-                evicted = evict_elsewhere(t, self, policy, need, now_ms);
+                evicted = evict_shards(t, self + 1, t->nshards - 1, policy,
+                                       need, now_ms);
                 shard_lock(s);
             }
             if (!evicted) {
@@ -993,11 +1037,7 @@ enum live_status live_set(struct live_table *t, const char *key, size_t klen,
         if (old != NULL) {
             if (old_fn != NULL)
                 visit_value(old_fn, arg, old);
-            *p = slot_make(fp_of(x), fresh);
-            ttl_keys_add(s, (int64_t)has_expire - (int64_t)entry_has_expire(old));
-            s->mem += entry_charge(fresh);
-            s->mem -= entry_charge(old);
-            free(old);
+            do_replace(s, p, x, fresh);
         } else if (!do_insert(s, x, fresh, grow)) {
             rc = LIVE_OOM;
             break;
@@ -1008,6 +1048,418 @@ enum live_status live_set(struct live_table *t, const char *key, size_t klen,
     }
     shard_unlock(t, s);
     free(fresh);
+    return rc;
+}
+
+/* ---- multi-key operations ------------------------------------------------ */
+
+/*
+ * MGET and MSET lock every shard their keys live in, in ascending shard
+ * order, and unlock them only when done: that is what makes MSET atomic and
+ * MGET a snapshot. It is the only path that holds two shard locks, and all
+ * its instances take them in the same order, so it cannot deadlock with
+ * itself; single-key paths hold one lock, and nothing that holds several
+ * calls evict_shards() (MSET makes room with no lock held, then locks
+ * again).
+ */
+
+/* The set of shards a multi-key operation locks, as a bitmap. */
+struct shard_set {
+    uint64_t *bits; /* NULL: every shard (the bitmap could not be allocated) */
+    size_t lo, hi;  /* words [lo, hi) may be non-zero */
+    uint64_t stack_bits[LT_SET_STACK_WORDS];
+};
+
+/* Starts an empty set for t's shards. */
+static void shard_set_init(struct shard_set *set, const struct live_table *t)
+{
+    size_t nwords = (t->nshards + 63) / 64;
+    set->bits = nwords <= LT_SET_STACK_WORDS
+              ? set->stack_bits : malloc(nwords * sizeof(uint64_t));
+    if (set->bits != NULL) {
+        memset(set->bits, 0, nwords * sizeof(uint64_t));
+        set->lo = nwords;
+        set->hi = 0;
+    } else {
+        set->lo = 0;
+        set->hi = nwords;
+    }
+}
+
+static void shard_set_deinit(struct shard_set *set)
+{
+    if (set->bits != set->stack_bits)
+        free(set->bits);
+}
+
+static inline void shard_set_add(struct shard_set *set, size_t shard)
+{
+    if (set->bits == NULL)
+        return;
+    size_t w = shard / 64;
+    set->bits[w] |= UINT64_C(1) << (shard % 64);
+    set->lo = w < set->lo ? w : set->lo;
+    set->hi = w + 1 > set->hi ? w + 1 : set->hi;
+}
+
+/* Word w of the set (every shard when the bitmap is missing). */
+static inline uint64_t shard_set_word(const struct shard_set *set,
+                                      const struct live_table *t, size_t w)
+{
+    if (set->bits != NULL)
+        return set->bits[w];
+    return t->nshards - w * 64 >= 64 ? ~UINT64_C(0)
+         : (UINT64_C(1) << (t->nshards - w * 64)) - 1;
+}
+
+/* Locks the shards of the set in ascending order. */
+static void shard_set_lock(struct live_table *t, const struct shard_set *set)
+{
+    for (size_t w = set->lo; w < set->hi; w++)
+        for (uint64_t b = shard_set_word(set, t, w); b != 0; b &= b - 1)
+            shard_lock(&t->shards[w * 64 + (size_t)__builtin_ctzll(b)]);
+}
+
+static void shard_set_unlock(struct live_table *t, const struct shard_set *set)
+{
+    for (size_t w = set->lo; w < set->hi; w++)
+        for (uint64_t b = shard_set_word(set, t, w); b != 0; b &= b - 1)
+            shard_unlock(t, &t->shards[w * 64 + (size_t)__builtin_ctzll(b)]);
+}
+
+size_t live_mget(struct live_table *t, const char *const *keys,
+                 const size_t *klens, size_t n, int64_t now_ms,
+                 live_mget_fn fn, void *arg)
+{
+    if (n == 0)
+        return 0;
+    uint64_t stack_hashes[LT_MULTI_STACK_KEYS];
+    uint64_t *hashes = n <= LT_MULTI_STACK_KEYS
+                     ? stack_hashes : malloc(n * sizeof(uint64_t));
+    struct shard_set set;
+    shard_set_init(&set, t);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = key_hash(keys[i], klens[i]);
+        if (hashes != NULL)
+            hashes[i] = h;
+        shard_set_add(&set, shard_index(t, h));
+    }
+
+    size_t found = 0;
+    uint32_t clock = lru_clock(now_ms);
+    shard_set_lock(t, &set);
+    for (size_t i = 0; i < n; i++) {
+        /* Without the hash array (malloc failed), hash again. */
+        uint64_t h = hashes != NULL ? hashes[i] : key_hash(keys[i], klens[i]);
+        struct shard *s = shard_of(t, h);
+        uint64_t *p = do_find_live(s, (uint32_t)h, keys[i], klens[i], now_ms);
+        if (p != NULL) {
+            uint8_t *e = slot_entry(*p);
+            entry_touch(e, clock);
+            visit_value(fn, arg, e);
+            found++;
+        } else {
+            fn(arg, NULL, 0);
+        }
+    }
+    shard_set_unlock(t, &set);
+
+    shard_set_deinit(&set);
+    if (hashes != stack_hashes)
+        free(hashes);
+    return found;
+}
+
+/*
+ * One distinct key of an MSET. The items are sorted by hash, which groups
+ * them by shard in ascending shard order: a shard's items form a run.
+ */
+struct mset_item {
+    uint64_t h;
+    const char *key; /* borrowed from the caller */
+    size_t klen;
+    size_t arg;      /* index into the caller's arrays */
+    uint8_t *fresh;  /* the new entry: owned by the item until stored */
+    size_t grow;     /* first item of a run: capacity its shard must grow
+                        to before the write, or 0 */
+};
+
+/* Orders items by hash, then key, then argument index. */
+static int mset_item_cmp(const void *a, const void *b)
+{
+    const struct mset_item *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    if (x->klen != y->klen)
+        return x->klen < y->klen ? -1 : 1;
+    int c = x->klen ? memcmp(x->key, y->key, x->klen) : 0;
+    if (c != 0)
+        return c;
+    return x->arg < y->arg ? -1 : x->arg > y->arg;
+}
+
+static inline bool mset_same_key(const struct mset_item *x,
+                                 const struct mset_item *y)
+{
+    return x->h == y->h && x->klen == y->klen
+           && (x->klen == 0 || memcmp(x->key, y->key, x->klen) == 0);
+}
+
+/*
+ * Fills items[0..n-1] from the caller's keys, sorts them and drops every
+ * key that appears again later in the arguments (the last value wins, as
+ * in Redis). Returns how many items are left.
+ */
+static size_t mset_items_prepare(struct mset_item *items,
+                                 const char *const *keys, const size_t *klens,
+                                 size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        items[i] = (struct mset_item){ key_hash(keys[i], klens[i]), keys[i],
+                                       klens[i], i, NULL, 0 };
+    if (n > 1)
+        qsort(items, n, sizeof(items[0]), mset_item_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i + 1 == n || !mset_same_key(&items[i], &items[i + 1]))
+            items[m++] = items[i];
+    return m;
+}
+
+/* The end of the run of items (same shard) that starts at j. */
+static size_t mset_run_end(const struct live_table *t,
+                           const struct mset_item *items, size_t m, size_t j)
+{
+    size_t shard = shard_index(t, items[j].h), end = j + 1;
+    while (end < m && shard_index(t, items[end].h) == shard)
+        end++;
+    return end;
+}
+
+static void mset_lock(struct live_table *t, const struct mset_item *items,
+                      size_t m)
+{
+    for (size_t j = 0; j < m; j = mset_run_end(t, items, m, j))
+        shard_lock(shard_of(t, items[j].h));
+}
+
+static void mset_unlock(struct live_table *t, const struct mset_item *items,
+                        size_t m)
+{
+    for (size_t j = 0; j < m; j = mset_run_end(t, items, m, j))
+        shard_unlock(t, shard_of(t, items[j].h));
+}
+
+/*
+ * The capacity shard s must grow to so that k more keys keep its load
+ * within the limit, in *grow (0 if the current array has room). Unlike
+ * do_grow_target() this may grow by more than 1.5x, and it counts a shard
+ * in the middle of a resize as if the resize were done (do_grow_to() then
+ * finishes it). False if not even the largest array can hold the keys.
+ */
+static bool do_room_target(const struct shard *s, size_t k, size_t *grow)
+{
+    size_t want = s->count + k;
+    *grow = 0;
+    if (k == 0 || (s->cap != 0 && want * LT_LOAD_DEN <= s->cap * LT_LOAD_NUM))
+        return true;
+    size_t cap = s->cap == 0 ? LT_MIN_CAP : s->cap / LT_GROW_DEN * LT_GROW_NUM;
+    size_t min = want * LT_LOAD_DEN / LT_LOAD_NUM + 1;
+    cap = cap > min ? cap : min;
+    cap = cap < LT_MAX_CAP ? cap : LT_MAX_CAP;
+    if (cap > s->cap)
+        *grow = cap;
+    return want < (*grow != 0 ? *grow : s->cap); /* one slot stays empty */
+}
+
+/*
+ * Makes a new current array of `cap` slots for shard s, first draining any
+ * resize in progress (work proportional to the keys the caller inserts).
+ * False, changing nothing, if the array cannot be allocated.
+ */
+static bool do_grow_to(struct shard *s, size_t cap)
+{
+    uint64_t *fresh = calloc(cap, sizeof(uint64_t));
+    if (fresh == NULL)
+        return false;
+    while (s->old != NULL)
+        do_migrate_step(s);
+    if (s->cap == 0) {
+        s->slots = fresh;
+        s->cap = cap;
+        s->mem += (uint64_t)cap * sizeof(uint64_t);
+    } else {
+        do_start_resize(s, fresh, cap);
+    }
+    return true;
+}
+
+/*
+ * Plans an MSET with its shards locked: reclaims its expired keys, sets
+ * each run's `grow`, and returns in *need the bytes the write will add (new
+ * entries and grown arrays, less the entries it replaces; may be negative).
+ * False if some shard cannot hold its new keys.
+ */
+static bool do_mset_plan(struct live_table *t, struct mset_item *items,
+                         size_t m, int64_t now_ms, int64_t *need)
+{
+    int64_t bytes = 0;
+    for (size_t j = 0, end; j < m; j = end) {
+        struct shard *s = shard_of(t, items[j].h);
+        size_t new_keys = 0;
+        end = mset_run_end(t, items, m, j);
+        for (size_t k = j; k < end; k++) {
+            uint64_t *p = do_find_live(s, (uint32_t)items[k].h, items[k].key,
+                                       items[k].klen, now_ms);
+            bytes += (int64_t)entry_charge(items[k].fresh);
+            if (p != NULL)
+                bytes -= (int64_t)entry_charge(slot_entry(*p));
+            else
+                new_keys++;
+        }
+        if (!do_room_target(s, new_keys, &items[j].grow))
+            return false;
+        bytes += (int64_t)(items[j].grow * sizeof(uint64_t));
+    }
+    *need = bytes;
+    return true;
+}
+
+/*
+ * Carries out a plan: grows the shards that need it (LIVE_OOM, nothing
+ * written, if an array cannot be allocated), then stores every entry,
+ * which can no longer fail.
+ */
+static enum live_status do_mset_apply(struct live_table *t,
+                                      struct mset_item *items, size_t m)
+{
+    for (size_t j = 0; j < m; j = mset_run_end(t, items, m, j))
+        if (items[j].grow != 0 && !do_grow_to(shard_of(t, items[j].h),
+                                              items[j].grow))
+            return LIVE_OOM;
+    for (size_t k = 0; k < m; k++) {
+        struct shard *s = shard_of(t, items[k].h);
+        uint32_t x = (uint32_t)items[k].h;
+        uint64_t *p = do_find(s, x, items[k].key, items[k].klen);
+        if (p != NULL) {
+            do_replace(s, p, x, items[k].fresh);
+        } else {
+            bool stored = do_insert(s, x, items[k].fresh, 0);
+            assert(stored); /* the plan made room */
+            (void)stored;
+        }
+        items[k].fresh = NULL;
+    }
+    return LIVE_OK;
+}
+
+/*
+ * Settles the locked shards of an MSET at once. `reserved` bytes were
+ * added to used_memory ahead of the write; the shards' net change takes
+ * their place in one atomic step (modulo 2^64, so a net decrease simply
+ * wraps), so used_memory never counts both.
+ */
+static void do_mset_settle(struct live_table *t, const struct mset_item *items,
+                           size_t m, uint64_t reserved)
+{
+    uint64_t delta = 0;
+    for (size_t j = 0; j < m; j = mset_run_end(t, items, m, j)) {
+        struct shard *s = shard_of(t, items[j].h);
+        delta += s->mem - s->mem_settled;
+        s->mem_settled = s->mem;
+    }
+    atomic_fetch_add_explicit(&t->used_memory, delta - reserved,
+                              memory_order_relaxed);
+}
+
+/*
+ * For a writer that holds no shard lock and needs `bytes` more of
+ * used_memory (`total` in all): evicts under `policy`, from every shard
+ * starting at `first`, until they fit, then reserves them, adding them to
+ * *reserved, unless another writer took the room first. False if they
+ * cannot be made to fit.
+ */
+static bool reserve_evicting(struct live_table *t, int policy, uint64_t total,
+                             uint64_t bytes, size_t first, int64_t now_ms,
+                             uint64_t *reserved)
+{
+    uint64_t max = atomic_load_explicit(&t->maxmemory, memory_order_relaxed);
+    if (max != 0 && (policy == LIVE_NOEVICTION || total > max
+                     || !evict_shards(t, first, t->nshards, policy, bytes,
+                                      now_ms)))
+        return false;
+    if (mem_reserve(t, bytes))
+        *reserved += bytes;
+    return true;
+}
+
+/*
+ * Writes the prepared items (entries created) as one atomic step. Locks
+ * their shards and plans; if the net growth does not fit within maxmemory,
+ * unlocks everything, makes room with no lock held (evicting from one
+ * shard at a time), and locks and plans again with those bytes in hand.
+ */
+static enum live_status mset_write(struct live_table *t,
+                                   struct mset_item *items, size_t m,
+                                   int64_t now_ms)
+{
+    int policy = atomic_load_explicit(&t->policy, memory_order_relaxed);
+    uint64_t reserved = 0; /* bytes this call holds in used_memory */
+    enum live_status rc;
+    for (;;) {
+        int64_t need;
+        mset_lock(t, items, m);
+        if (!do_mset_plan(t, items, m, now_ms, &need)) {
+            rc = LIVE_OOM;
+            break;
+        }
+        uint64_t more = need > (int64_t)reserved
+                      ? (uint64_t)need - reserved : 0;
+        if (more == 0 || mem_reserve(t, more)) {
+            reserved += more;
+            rc = do_mset_apply(t, items, m);
+            break;
+        }
+        mset_unlock(t, items, m);
+        if (!reserve_evicting(t, policy, (uint64_t)need, more,
+                              shard_index(t, items[0].h), now_ms, &reserved)) {
+            atomic_fetch_sub_explicit(&t->used_memory, reserved,
+                                      memory_order_relaxed);
+            return LIVE_OOM;
+        }
+    }
+    do_mset_settle(t, items, m, reserved);
+    mset_unlock(t, items, m);
+    return rc;
+}
+
+enum live_status live_mset(struct live_table *t, const char *const *keys,
+                           const size_t *klens, const char *const *values,
+                           const size_t *vlens, size_t n, int64_t now_ms)
+{
+    if (n == 0)
+        return LIVE_OK;
+    struct mset_item stack_items[LT_MULTI_STACK_KEYS];
+    struct mset_item *items = n <= LT_MULTI_STACK_KEYS
+                            ? stack_items : malloc(n * sizeof(*items));
+    if (items == NULL)
+        return LIVE_OOM;
+    size_t m = mset_items_prepare(items, keys, klens, n);
+    enum live_status rc = LIVE_OK;
+    uint32_t clock = lru_clock(now_ms);
+    for (size_t k = 0; k < m && rc == LIVE_OK; k++) {
+        size_t i = items[k].arg;
+        items[k].fresh = entry_create(keys[i], klens[i], values[i], vlens[i],
+                                      false, 0, clock);
+        if (items[k].fresh == NULL)
+            rc = LIVE_OOM;
+    }
+    if (rc == LIVE_OK)
+        rc = mset_write(t, items, m, now_ms);
+    for (size_t k = 0; k < m; k++)
+        free(items[k].fresh); /* NULL once stored */
+    if (items != stack_items)
+        free(items);
     return rc;
 }
 

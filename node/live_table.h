@@ -22,6 +22,9 @@
  * the limit first evicts (sampled LRU or random, per policy) from the
  * writer's shard, then from the others; with "noeviction" it fails with
  * LIVE_OOM instead.
+ *
+ * MGET and MSET (live_mget(), live_mset()) lock all the shards of their
+ * keys at once, so MSET is atomic and MGET sees a consistent snapshot.
  */
 #ifndef LARDER_LIVE_TABLE_H
 #define LARDER_LIVE_TABLE_H
@@ -102,6 +105,39 @@ enum live_status live_set(struct live_table *t, const char *key, size_t klen,
                           const char *value, size_t vlen,
                           int64_t expire_at_ms, unsigned flags, int64_t now_ms,
                           live_visit_fn old_fn, void *arg);
+
+/*
+ * Called by live_mget() once per key, in argument order, with the shard
+ * locks held: value is the key's value (copy, don't keep), or NULL (len 0)
+ * if the key does not exist or has expired. Must not call into the table.
+ */
+typedef void (*live_mget_fn)(void *arg, const char *value, size_t len);
+
+/*
+ * MGET: looks up keys[i] (klens[i] bytes) for i < n as one snapshot. The
+ * shards of all the keys are locked together, so no write, single-key or
+ * live_mset(), is seen half done. Calls fn for every key in order, found
+ * or not; as live_get() does, marks found keys as recently used and deletes
+ * expired ones. Returns how many keys were found. Cannot fail: beyond 64
+ * keys it allocates, and falls back to slower work if that fails. While fn
+ * runs, writers to any of the locked shards wait.
+ */
+size_t live_mget(struct live_table *t, const char *const *keys,
+                 const size_t *klens, size_t n, int64_t now_ms,
+                 live_mget_fn fn, void *arg);
+
+/*
+ * MSET: stores values[i] (vlens[i] bytes) under keys[i] for i < n, all at
+ * once: no reader (live_mget(), live_get(), ...) sees some of the new
+ * values without the others. The keys lose any expiry time. A key given
+ * more than once gets its last value, as in Redis. The memory check covers
+ * the whole command (new entries and slot arrays, less the entries
+ * replaced) and evicts per policy first; LIVE_OOM means nothing was
+ * written.
+ */
+enum live_status live_mset(struct live_table *t, const char *const *keys,
+                           const size_t *klens, const char *const *values,
+                           const size_t *vlens, size_t n, int64_t now_ms);
 
 /* Deletes a key; LIVE_OK if it existed (and had not expired). */
 enum live_status live_del(struct live_table *t, const char *key, size_t klen,

@@ -4,7 +4,9 @@
  * with lazy and active expiry, incremental resizing of a single shard under
  * inserts and deletes (every key checked while a resize is in progress),
  * eviction under each policy, memory accounting (flush returns to the empty
- * baseline) and the memory overhead per key of one million small keys.
+ * baseline), MGET and MSET (order, missing and duplicate keys, expiry, all-
+ * or-nothing memory checks, slot growth) and the memory overhead per key of
+ * one million small keys.
  * Time is passed in explicitly, so expiry and LRU ages are deterministic.
  */
 #include <setjmp.h>
@@ -884,6 +886,452 @@ static void test_set_limits_at_run_time(void **state)
     live_destroy(&t);
 }
 
+/* ---- MGET and MSET ------------------------------------------------------ */
+
+/* Checks live_mget() visits against expected values (NULL: missing). */
+struct mget_expect {
+    const char *const *values;
+    const size_t *lens;
+    size_t next;       /* index of the next visit */
+    unsigned mismatches;
+};
+
+static void mget_expect_fn(void *arg, const char *value, size_t len)
+{
+    struct mget_expect *m = arg;
+    const char *want = m->values[m->next];
+    size_t want_len = m->lens[m->next];
+    m->next++;
+    if (want == NULL ? value != NULL
+                     : value == NULL || len != want_len
+                       || (len != 0 && memcmp(value, want, len) != 0))
+        m->mismatches++;
+}
+
+/* Asserts that live_mget() of keys shows values, in order. */
+static void assert_mget(struct live_table *t, const char *const *keys,
+                        const size_t *klens, size_t n, int64_t now_ms,
+                        const char *const *values, const size_t *vlens)
+{
+    struct mget_expect m = { values, vlens, 0, 0 };
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        found += values[i] != NULL;
+    assert_int_equal(live_mget(t, keys, klens, n, now_ms, mget_expect_fn, &m),
+                     found);
+    assert_int_equal(m.next, n);
+    assert_int_equal(m.mismatches, 0);
+}
+
+/* n generated keys and values, with pointer and length arrays. */
+struct kv_batch {
+    size_t n;
+    char (*keys)[32];
+    char (*vals)[64];
+    const char **kp, **vp;
+    size_t *kl, *vl;
+};
+
+/* Keys key_of(first..first+n-1); value suffix `tag` tells batches apart. */
+static void batch_make(struct kv_batch *b, unsigned first, size_t n,
+                       const char *tag)
+{
+    b->n = n;
+    b->keys = calloc(n, sizeof(*b->keys));
+    b->vals = calloc(n, sizeof(*b->vals));
+    b->kp = calloc(n, sizeof(*b->kp));
+    b->vp = calloc(n, sizeof(*b->vp));
+    b->kl = calloc(n, sizeof(*b->kl));
+    b->vl = calloc(n, sizeof(*b->vl));
+    assert_true(b->keys && b->vals && b->kp && b->vp && b->kl && b->vl);
+    for (size_t i = 0; i < n; i++) {
+        b->kl[i] = key_of(b->keys[i], first + (unsigned)i);
+        b->vl[i] = (size_t)snprintf(b->vals[i], sizeof(b->vals[i]),
+                                    "%s-%u", tag, first + (unsigned)i);
+        b->kp[i] = b->keys[i];
+        b->vp[i] = b->vals[i];
+    }
+}
+
+static void batch_free(struct kv_batch *b)
+{
+    free(b->keys);
+    free(b->vals);
+    free(b->kp);
+    free(b->vp);
+    free(b->kl);
+    free(b->vl);
+}
+
+static enum live_status batch_mset(struct live_table *t,
+                                   const struct kv_batch *b, int64_t now_ms)
+{
+    return live_mset(t, b->kp, b->kl, b->vp, b->vl, b->n, now_ms);
+}
+
+/* Asserts every key of b holds its value, with one live_mget(). */
+static void batch_assert_stored(struct live_table *t, const struct kv_batch *b,
+                                int64_t now_ms)
+{
+    assert_mget(t, b->kp, b->kl, b->n, now_ms, b->vp, b->vl);
+}
+
+/* Counts the keys of b that exist. */
+static size_t batch_count_present(struct live_table *t,
+                                  const struct kv_batch *b, int64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += live_exists(t, b->kp[i], b->kl[i], now_ms) == LIVE_OK;
+    return n;
+}
+
+static void test_mset_mget_basic(void **state)
+{
+    (void)state;
+    struct live_table *t = make_table(4, 0, LIVE_NOEVICTION);
+    const char *keys[] = { "a", "b\0x", "", "c" };
+    size_t klens[] = { 1, 3, 0, 1 };
+    const char *vals[] = { "1", "two\0", "empty key", "" };
+    size_t vlens[] = { 1, 4, 9, 0 };
+    assert_int_equal(live_mset(t, keys, klens, vals, vlens, 4, T0), LIVE_OK);
+    assert_int_equal(live_count(t), 4);
+    assert_mget(t, keys, klens, 4, T0, vals, vlens);
+    assert_value(t, LIT("b\0x"), T0, LIT("two\0"));
+
+    /* Missing keys are visited too, with NULL; a key may be asked twice. */
+    const char *ask[] = { "nope", "c", "a", "b", "a" };
+    size_t asklens[] = { 4, 1, 1, 1, 1 };
+    const char *want[] = { NULL, "", "1", NULL, "1" };
+    size_t wantlens[] = { 0, 0, 1, 0, 1 };
+    assert_mget(t, ask, asklens, 5, T0, want, wantlens);
+    assert_int_equal(live_mget(t, ask, asklens, 0, T0, mget_expect_fn, NULL),
+                     0);
+    assert_int_equal(live_mset(t, keys, klens, vals, vlens, 0, T0), LIVE_OK);
+
+    /* MSET overwrites and clears expiry times, like SET. */
+    assert_int_equal(live_set(t, LIT("a"), LIT("old"), T0 + 5000, 0, T0, NULL,
+                              NULL), LIVE_OK);
+    assert_int_equal(stats_of(t).keys_with_ttl, 1);
+    const char *v2[] = { "new a", "new b", "new empty", "new c" };
+    size_t v2lens[] = { 5, 5, 9, 5 };
+    assert_int_equal(live_mset(t, keys, klens, v2, v2lens, 4, T0), LIVE_OK);
+    assert_int_equal(live_ttl(t, LIT("a"), T0), -1);
+    assert_int_equal(stats_of(t).keys_with_ttl, 0);
+    assert_int_equal(live_count(t), 4);
+    assert_mget(t, keys, klens, 4, T0, v2, v2lens);
+    assert_verified(t);
+    live_destroy(&t);
+}
+
+static void test_mset_mget_many_keys(void **state)
+{
+    (void)state;
+    /* Beyond the on-stack arrays, over every shard, and (one shard) a
+     * batch far larger than the shard's array. */
+    for (unsigned shards_log2 = 0; shards_log2 <= 8; shards_log2 += 8) {
+        struct live_table *t = make_table(shards_log2, 0, LIVE_NOEVICTION);
+        struct kv_batch a, b;
+        batch_make(&a, 0, 20000, "a");
+        batch_make(&b, 10000, 20000, "b"); /* half old keys, half new */
+        assert_int_equal(batch_mset(t, &a, T0), LIVE_OK);
+        batch_assert_stored(t, &a, T0);
+        assert_verified(t);
+        assert_int_equal(batch_mset(t, &b, T0), LIVE_OK);
+        assert_int_equal(live_count(t), 30000);
+        batch_assert_stored(t, &b, T0);
+        assert_mget(t, a.kp, a.kl, 10000, T0, a.vp, a.vl);
+        assert_verified(t);
+        /* MSET grows a shard once, to the size it needs: the slot arrays
+         * stay within what 1.5x growth would have reached. */
+        struct live_stats st = stats_of(t);
+        print_message("%u shard(s): 30000 keys in %llu bytes\n",
+                      1u << shards_log2, (unsigned long long)st.used_memory);
+        assert_true(st.used_memory < 30000 * (64 + 8 * 1.5 / 0.85) + 65536);
+        batch_free(&a);
+        batch_free(&b);
+        live_destroy(&t);
+    }
+}
+
+static void test_mset_into_resizing_shard(void **state)
+{
+    (void)state;
+    /* A shard that has just started to grow, then an MSET of as many new
+     * keys as it holds: more than its new array takes, so the resize in
+     * progress is finished and the shard grows again, before any write. */
+    struct live_table *t = make_table(0, 0, LIVE_NOEVICTION);
+    char key[32], val[64];
+    unsigned n = 0;
+    while (n < 1000 || !is_resizing(t)) {
+        size_t kl = key_of(key, n), vl = value_of(val, n);
+        assert_int_equal(set_plain(t, key, kl, val, vl, T0), LIVE_OK);
+        n++;
+    }
+    struct kv_batch b;
+    batch_make(&b, n, n, "m");
+    assert_int_equal(batch_mset(t, &b, T0), LIVE_OK);
+    assert_int_equal(live_count(t), 2 * n);
+    assert_verified(t);
+    batch_assert_stored(t, &b, T0);
+    for (unsigned i = 0; i < n; i++) {
+        size_t kl = key_of(key, i), vl = value_of(val, i);
+        assert_value(t, key, kl, T0, val, vl);
+    }
+    batch_free(&b);
+    live_destroy(&t);
+}
+
+static void test_mset_duplicate_keys(void **state)
+{
+    (void)state;
+    struct live_table *t = make_table(2, 0, LIVE_NOEVICTION);
+    assert_int_equal(set_plain(t, LIT("b"), LIT("old b"), T0), LIVE_OK);
+    /* The last value of a key wins, as in Redis. */
+    const char *keys[] = { "a", "b", "a", "c", "b", "a" };
+    size_t klens[] = { 1, 1, 1, 1, 1, 1 };
+    const char *vals[] = { "a1", "b1", "a2", "c1", "b2", "a3" };
+    size_t vlens[] = { 2, 2, 2, 2, 2, 2 };
+    assert_int_equal(live_mset(t, keys, klens, vals, vlens, 6, T0), LIVE_OK);
+    assert_int_equal(live_count(t), 3);
+    assert_value(t, LIT("a"), T0, LIT("a3"));
+    assert_value(t, LIT("b"), T0, LIT("b2"));
+    assert_value(t, LIT("c"), T0, LIT("c1"));
+    assert_verified(t);
+    live_destroy(&t);
+
+    /* One new key given 10000 times costs one entry, not 10000 (nor a
+     * slot array sized for 10000). */
+    t = make_table(0, 0, LIVE_NOEVICTION);
+    enum { DUPS = 10000 };
+    const char **kp = calloc(DUPS, sizeof(*kp));
+    const char **vp = calloc(DUPS, sizeof(*vp));
+    size_t *kl = calloc(DUPS, sizeof(*kl)), *vl = calloc(DUPS, sizeof(*vl));
+    char (*vals2)[16] = calloc(DUPS, sizeof(*vals2));
+    assert_true(kp && vp && kl && vl && vals2);
+    for (unsigned i = 0; i < DUPS; i++) {
+        kp[i] = "k";
+        kl[i] = 1;
+        vl[i] = (size_t)sprintf(vals2[i], "v%u", i);
+        vp[i] = vals2[i];
+    }
+    assert_int_equal(live_mset(t, kp, kl, vp, vl, DUPS, T0), LIVE_OK);
+    assert_int_equal(live_count(t), 1);
+    assert_value(t, LIT("k"), T0, vals2[DUPS - 1], vl[DUPS - 1]);
+    assert_true(stats_of(t).used_memory < 256);
+    assert_verified(t);
+    free(kp);
+    free(vp);
+    free(kl);
+    free(vl);
+    free(vals2);
+    live_destroy(&t);
+}
+
+static void test_mset_mget_expiry(void **state)
+{
+    (void)state;
+    struct live_table *t = make_table(2, 0, LIVE_NOEVICTION);
+    const int64_t at = T0 + 1000;
+    assert_int_equal(live_set(t, LIT("t1"), LIT("x"), at, 0, T0, NULL, NULL),
+                     LIVE_OK);
+    assert_int_equal(live_set(t, LIT("t2"), LIT("y"), at, 0, T0, NULL, NULL),
+                     LIVE_OK);
+    assert_int_equal(set_plain(t, LIT("p"), LIT("z"), T0), LIVE_OK);
+    const char *keys[] = { "t1", "p", "t2" };
+    size_t klens[] = { 2, 1, 2 };
+
+    /* Before the expiry time both are seen; at it, MGET reclaims them. */
+    const char *before[] = { "x", "z", "y" };
+    size_t blens[] = { 1, 1, 1 };
+    assert_mget(t, keys, klens, 3, at - 1, before, blens);
+    const char *after[] = { NULL, "z", NULL };
+    size_t alens[] = { 0, 1, 0 };
+    assert_mget(t, keys, klens, 3, at, after, alens);
+    struct live_stats st = stats_of(t);
+    assert_int_equal(st.keys, 1);
+    assert_int_equal(st.expired_keys, 2);
+    assert_int_equal(st.keys_with_ttl, 0);
+
+    /* MSET over a key that expired but was not reclaimed yet: a new key. */
+    assert_int_equal(live_set(t, LIT("t3"), LIT("old"), at, 0, T0, NULL, NULL),
+                     LIVE_OK);
+    const char *mk[] = { "t3", "p" };
+    size_t mkl[] = { 2, 1 };
+    const char *mv[] = { "new", "zz" };
+    size_t mvl[] = { 3, 2 };
+    assert_int_equal(live_mset(t, mk, mkl, mv, mvl, 2, at), LIVE_OK);
+    assert_mget(t, mk, mkl, 2, at + 99999, mv, mvl);
+    st = stats_of(t);
+    assert_int_equal(st.keys, 2);
+    assert_int_equal(st.expired_keys, 3);
+    assert_int_equal(st.keys_with_ttl, 0);
+    assert_verified(t);
+    live_destroy(&t);
+}
+
+static void test_mget_marks_keys_used(void **state)
+{
+    (void)state;
+    /* As test_evict_allkeys_lru, with the hot keys read by MGET. */
+    struct live_table *t = make_table(2, EV_MAX, LIVE_ALLKEYS_LRU);
+    enum { HOT = 50 };
+    struct kv_batch hot;
+    batch_make(&hot, 0, HOT, "hot");
+    int64_t now = T0;
+    assert_int_equal(batch_mset(t, &hot, now), LIVE_OK);
+    for (unsigned i = HOT; i < EV_KEYS; i++) {
+        now += 100;
+        ev_set(t, i, 0, now);
+        if (i % 10 == 0) {
+            struct mget_expect m = { hot.vp, hot.vl, 0, 0 };
+            live_mget(t, hot.kp, hot.kl, HOT, now, mget_expect_fn, &m);
+        }
+    }
+    size_t hot_left = batch_count_present(t, &hot, now);
+    print_message("allkeys-lru with MGET: %zu of %u hot keys survive\n",
+                  hot_left, HOT);
+    assert_true(hot_left >= HOT * 9 / 10);
+    assert_key_balance(t, EV_KEYS);
+    batch_free(&hot);
+    live_destroy(&t);
+}
+
+static void test_mset_oom_writes_nothing(void **state)
+{
+    (void)state;
+    const uint64_t max = 64 * 1024;
+    struct live_table *t = make_table(2, max, LIVE_NOEVICTION);
+    char key[32], val[100] = { 0 };
+    unsigned n = 0;
+    /* Fill to the limit with no resize left in progress (finishing one
+     * frees the old array, so fill again after it). Then less room is left
+     * than one more key and a grown slot array need: under 3 KB here. */
+    for (;;) {
+        while (set_plain(t, key, key_of(key, n), val, sizeof(val), T0)
+               == LIVE_OK)
+            n++;
+        if (!is_resizing(t))
+            break;
+        for (int i = 0; i < 1000 && is_resizing(t); i++)
+            live_expire_cycle(t, T0, 1000); /* each visit advances one */
+    }
+    uint64_t used = stats_of(t).used_memory;
+
+    /* 200 new keys (8 KB at least), of which the first few would fit:
+     * none is written. */
+    struct kv_batch fresh;
+    batch_make(&fresh, n, 200, "new");
+    assert_int_equal(batch_mset(t, &fresh, T0), LIVE_OOM);
+    assert_int_equal(batch_count_present(t, &fresh, T0), 0);
+    assert_int_equal(live_count(t), n);
+    assert_int_equal(stats_of(t).used_memory, used);
+
+    /* A failing MSET that also names existing keys leaves them alone
+     * (values as large as theirs, so replacing them frees no room). */
+    struct kv_batch mixed;
+    batch_make(&mixed, n - 5, 55, "mixed");
+    char big_val[sizeof(val)];
+    memset(big_val, 'M', sizeof(big_val));
+    for (size_t i = 0; i < mixed.n; i++) {
+        mixed.vp[i] = big_val;
+        mixed.vl[i] = sizeof(big_val);
+    }
+    assert_int_equal(batch_mset(t, &mixed, T0), LIVE_OOM);
+    for (unsigned i = n - 5; i < n; i++)
+        assert_value(t, key, key_of(key, i), T0, val, sizeof(val));
+    assert_int_equal(batch_count_present(t, &mixed, T0), 5);
+    assert_int_equal(stats_of(t).used_memory, used);
+
+    /* Overwriting with values of the same size needs no room: it works at
+     * the limit, like SET, because only the net growth is checked. */
+    const char *kp[10];
+    size_t kl[10], vl[10];
+    const char *vp[10];
+    char keys[10][32], vals[10][100];
+    for (unsigned i = 0; i < 10; i++) {
+        kl[i] = key_of(keys[i], i);
+        kp[i] = keys[i];
+        memset(vals[i], 'A' + (int)i, sizeof(vals[i]));
+        vp[i] = vals[i];
+        vl[i] = sizeof(vals[i]);
+    }
+    assert_int_equal(live_mset(t, kp, kl, vp, vl, 10, T0), LIVE_OK);
+    assert_mget(t, kp, kl, 10, T0, vp, vl);
+    assert_true(stats_of(t).used_memory <= max);
+    assert_int_equal(stats_of(t).evicted_keys, 0);
+    assert_verified(t);
+    batch_free(&fresh);
+    batch_free(&mixed);
+    live_destroy(&t);
+}
+
+static void test_mset_evicts_to_fit(void **state)
+{
+    (void)state;
+    struct live_table *t = make_table(4, EV_MAX, LIVE_ALLKEYS_LRU);
+    unsigned n = 0;
+    while (stats_of(t).evicted_keys == 0) {
+        ev_set(t, n, 0, T0 + n);
+        n++;
+    }
+    uint64_t evicted = stats_of(t).evicted_keys;
+
+    /* 200 new keys over 16 shards: room is made with no lock held. */
+    struct kv_batch b;
+    batch_make(&b, n, 200, "evicting");
+    assert_int_equal(batch_mset(t, &b, T0 + n + 1), LIVE_OK);
+    batch_assert_stored(t, &b, T0 + n + 1);
+    struct live_stats st = stats_of(t);
+    assert_true(st.evicted_keys > evicted);
+    assert_true(st.used_memory <= EV_MAX);
+    assert_verified(t);
+
+    /* More than the limit in one MSET: refused without evicting. */
+    char *big = calloc(1, EV_MAX / 2);
+    assert_non_null(big);
+    const char *kp[] = { "big1", "big2", "big3" };
+    size_t kl[] = { 4, 4, 4 };
+    const char *vp[] = { big, big, big };
+    size_t vl[] = { EV_MAX / 2, EV_MAX / 2, EV_MAX / 2 };
+    assert_int_equal(live_mset(t, kp, kl, vp, vl, 3, T0 + n + 2), LIVE_OOM);
+    assert_int_equal(stats_of(t).evicted_keys, st.evicted_keys);
+    assert_int_equal(live_exists(t, LIT("big1"), T0 + n + 2), LIVE_NOTFOUND);
+    free(big);
+    batch_free(&b);
+    live_destroy(&t);
+}
+
+static void test_mset_growth_counts_against_limit(void **state)
+{
+    (void)state;
+    /* Without a limit, the memory an MSET of 1000 keys into an empty
+     * one-shard table ends up holding: its entries and the slot array it
+     * sizes for them (over 1000 / 0.85 slots: more than 9 KB). */
+    struct kv_batch b;
+    batch_make(&b, 0, 1000, "grow");
+    struct live_table *t = make_table(0, 0, LIVE_NOEVICTION);
+    assert_int_equal(batch_mset(t, &b, T0), LIVE_OK);
+    const uint64_t full = stats_of(t).used_memory;
+    assert_true(full > 1000 * (1 / 0.85) * 8);
+    live_destroy(&t);
+
+    /* A limit 2 KB short of that leaves room for the entries but not the
+     * array: refused, nothing written. 2 KB over it is enough. (Margins:
+     * entry charges may differ by a chunk with the allocator's state.) */
+    t = make_table(0, full - 2048, LIVE_NOEVICTION);
+    assert_int_equal(batch_mset(t, &b, T0), LIVE_OOM);
+    assert_int_equal(live_count(t), 0);
+    assert_int_equal(stats_of(t).used_memory, 0);
+    live_set_limits(t, full + 2048, LIVE_NOEVICTION);
+    assert_int_equal(batch_mset(t, &b, T0), LIVE_OK);
+    assert_true(stats_of(t).used_memory <= full + 2048);
+    batch_assert_stored(t, &b, T0);
+    assert_verified(t);
+    batch_free(&b);
+    live_destroy(&t);
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 static void test_flush_returns_to_baseline(void **state)
@@ -985,6 +1433,15 @@ int main(void)
         cmocka_unit_test(test_value_larger_than_limit),
         cmocka_unit_test(test_slot_growth_counts_against_limit),
         cmocka_unit_test(test_set_limits_at_run_time),
+        cmocka_unit_test(test_mset_mget_basic),
+        cmocka_unit_test(test_mset_mget_many_keys),
+        cmocka_unit_test(test_mset_into_resizing_shard),
+        cmocka_unit_test(test_mset_duplicate_keys),
+        cmocka_unit_test(test_mset_mget_expiry),
+        cmocka_unit_test(test_mget_marks_keys_used),
+        cmocka_unit_test(test_mset_oom_writes_nothing),
+        cmocka_unit_test(test_mset_evicts_to_fit),
+        cmocka_unit_test(test_mset_growth_counts_against_limit),
         cmocka_unit_test(test_flush_returns_to_baseline),
         cmocka_unit_test(test_memory_overhead_1m_keys),
     };

@@ -8,7 +8,11 @@
  *   maxmemory, so that eviction (also across shards) runs all the time,
  *   while one thread switches the eviction policy;
  * - resize: each thread inserts, reads back and deletes its own keys in a
- *   two-shard table, so that growths and shrinks run concurrently.
+ *   two-shard table, so that growths and shrinks run concurrently;
+ * - MSET atomicity: writers MSET one value to a group of keys spread over
+ *   256 shards (under maxmemory, with filler writes that keep eviction
+ *   busy) while readers MGET the group: every key an MGET finds must hold
+ *   the same value.
  *
  * Every value names its key and is self-checking, so a value read while
  * another thread writes it shows up as corrupt. Worker threads never call
@@ -352,11 +356,180 @@ static void test_concurrent_resizes(void **state)
     live_destroy(&t);
 }
 
+/* ---- MSET atomicity ----------------------------------------------------- */
+
+enum {
+    GROUP_KEYS = 48,        /* one MSET group, spread over 256 shards; at
+                               most 48 locks held, under ThreadSanitizer's
+                               limit of 64 per thread */
+    GROUP_WRITERS = 2,
+    GROUP_READERS = 2,
+    GROUP_MSETS = 3000,     /* per writer */
+    GROUP_MAX_READS = 200000, /* per reader, a bound if writers stall */
+    GROUP_MAXMEMORY = 256 * 1024,
+    GROUP_FILLER_VALUE = 200,
+};
+
+struct group {
+    struct live_table *t;
+    const char *keys[GROUP_KEYS];
+    size_t klens[GROUP_KEYS];
+    char key_bytes[GROUP_KEYS][32];
+    atomic_uint writers_left;
+    atomic_uint torn;       /* MGETs that saw values of two MSETs */
+    atomic_uint full_reads; /* MGETs that found every key */
+};
+
+struct group_arg {
+    struct group *g;
+    unsigned id;
+};
+
+/* What one MGET of the group saw: the first value and any disagreement. */
+struct group_read {
+    char first[64];
+    size_t first_len;
+    unsigned found;
+    bool mixed;
+};
+
+static void group_read_fn(void *arg, const char *value, size_t len)
+{
+    struct group_read *r = arg;
+    if (value == NULL)
+        return; /* evicted or deleted since: only present keys must agree */
+    if (r->found++ == 0) {
+        r->first_len = len < sizeof(r->first) ? len : sizeof(r->first);
+        memcpy(r->first, value, r->first_len);
+    } else if (len != r->first_len || memcmp(value, r->first, len) != 0) {
+        r->mixed = true;
+    }
+}
+
+/*
+ * Writers MSET every key of the group to one value ("<writer>:<seq>" plus
+ * a filler whose length varies, so eviction sees different sizes) and, in
+ * between, store filler keys and delete one group key, so that the table
+ * stays at maxmemory and MSET must make room across shards.
+ */
+static void *group_writer(void *p)
+{
+    struct group_arg *a = p;
+    struct group *g = a->g;
+    uint64_t rng = 0x2545F4914F6CDD1Du * (a->id + 1);
+    char val[64], key[32], filler[GROUP_FILLER_VALUE];
+    memset(filler, 'f', sizeof(filler));
+    const char *vals[GROUP_KEYS];
+    size_t vlens[GROUP_KEYS];
+    for (unsigned seq = 0; seq < GROUP_MSETS; seq++) {
+        int64_t now = T0 + seq;
+        int n = snprintf(val, sizeof(val), "%u:%u:", a->id, seq);
+        size_t vl = (size_t)n + seq % 32;
+        memset(val + n, 'v', seq % 32);
+        for (unsigned i = 0; i < GROUP_KEYS; i++) {
+            vals[i] = val;
+            vlens[i] = vl;
+        }
+        if (live_mset(g->t, g->keys, g->klens, vals, vlens, GROUP_KEYS, now)
+            != LIVE_OK)
+            fault("MSET", seq);
+        for (int f = 0; f < 4; f++) {
+            unsigned k = 100000 + (unsigned)(rng_next(&rng) % 20000);
+            size_t kl = key_of(key, k);
+            if (live_set(g->t, key, kl, filler, sizeof(filler), 0, 0, now,
+                         NULL, NULL) != LIVE_OK)
+                fault("filler SET", seq);
+        }
+        if (seq % 8 == 0) {
+            unsigned k = (unsigned)(rng_next(&rng) % GROUP_KEYS);
+            live_del(g->t, g->keys[k], g->klens[k], now);
+        }
+    }
+    atomic_fetch_sub(&g->writers_left, 1);
+    return NULL;
+}
+
+static void *group_reader(void *p)
+{
+    struct group_arg *a = p;
+    struct group *g = a->g;
+    /* Odd readers ask in reverse order: the lock order must not depend on
+     * the argument order. */
+    const char *keys[GROUP_KEYS];
+    size_t klens[GROUP_KEYS];
+    for (unsigned i = 0; i < GROUP_KEYS; i++) {
+        unsigned k = a->id % 2 ? GROUP_KEYS - 1 - i : i;
+        keys[i] = g->keys[k];
+        klens[i] = g->klens[k];
+    }
+    for (unsigned i = 0; i < GROUP_MAX_READS
+                         && atomic_load(&g->writers_left) > 0; i++) {
+        struct group_read r = { .found = 0, .mixed = false };
+        size_t found = live_mget(g->t, keys, klens, GROUP_KEYS,
+                                 T0 + i % GROUP_MSETS, group_read_fn, &r);
+        if (found != r.found)
+            fault("MGET count", i);
+        if (r.mixed)
+            atomic_fetch_add(&g->torn, 1);
+        if (found == GROUP_KEYS)
+            atomic_fetch_add(&g->full_reads, 1);
+    }
+    return NULL;
+}
+
+static void *group_thread(void *p)
+{
+    struct group_arg *a = p;
+    return a->id < GROUP_WRITERS ? group_writer(p) : group_reader(p);
+}
+
+static void test_mset_atomic_against_mget(void **state)
+{
+    (void)state;
+    struct live_options o = live_options_default(); /* 256 shards */
+    o.maxmemory = GROUP_MAXMEMORY;
+    o.policy = LIVE_ALLKEYS_LRU;
+    struct group g = { .t = live_create(&o) };
+    assert_non_null(g.t);
+    for (unsigned i = 0; i < GROUP_KEYS; i++) {
+        g.klens[i] = (size_t)sprintf(g.key_bytes[i], "group:%u", i);
+        g.keys[i] = g.key_bytes[i];
+    }
+    atomic_init(&g.writers_left, GROUP_WRITERS);
+    atomic_init(&g.torn, 0);
+    atomic_init(&g.full_reads, 0);
+
+    enum { N = GROUP_WRITERS + GROUP_READERS };
+    pthread_t th[N];
+    struct group_arg args[N];
+    for (unsigned i = 0; i < N; i++) {
+        args[i] = (struct group_arg){ &g, i };
+        assert_int_equal(pthread_create(&th[i], NULL, group_thread, &args[i]),
+                         0);
+    }
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_no_faults();
+
+    struct live_stats st;
+    live_get_stats(g.t, &st);
+    print_message("MSET/MGET: %u torn reads, %u full reads, %llu evicted\n",
+                  atomic_load(&g.torn), atomic_load(&g.full_reads),
+                  (unsigned long long)st.evicted_keys);
+    assert_int_equal(atomic_load(&g.torn), 0);
+    assert_true(atomic_load(&g.full_reads) > 0);
+    assert_true(st.evicted_keys > 0);
+    assert_true(st.used_memory <= GROUP_MAXMEMORY);
+    assert_verified(g.t);
+    live_destroy(&g.t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_churn_with_eviction),
         cmocka_unit_test(test_concurrent_resizes),
+        cmocka_unit_test(test_mset_atomic_against_mget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
