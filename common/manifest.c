@@ -210,7 +210,7 @@ static int parse_file(json_t *o, uint32_t index, struct manifest_file *f,
     if (!json_is_object(o)) {
         return bad(err, errlen, "files[%u] must be an object", index);
     }
-    uint64_t partition;
+    uint64_t partition = 0;
     if (get_uint(o, where, "partition", UINT32_MAX, &partition, err,
                  errlen) != 0 ||
         get_str(o, where, "key", f->key, sizeof(f->key), false, err,
@@ -235,7 +235,7 @@ static int parse_root(json_t *root, struct manifest *m, char *err,
     if (!json_is_object(root)) {
         return bad(err, errlen, "top level must be an object");
     }
-    uint64_t format, partitions, dims, created;
+    uint64_t format = 0, partitions = 0, dims = 0, created = 0;
     if (get_str(root, "", "table", m->table, sizeof(m->table), false, err,
                 errlen) != 0 ||
         get_uint(root, "", "version", INT64_MAX, &m->version, err,

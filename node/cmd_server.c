@@ -527,6 +527,9 @@ void cmd_info(struct cmd_ctx *ctx)
     if (info_wants(ctx, "stats")) {
         info_stats(ctx, &b, &ls);
     }
+    if (info_wants(ctx, "batch")) {
+        cmd_batch_info(ctx, &b);
+    }
     if (info_wants(ctx, "keyspace")) {
         info_keyspace(&b, &ls);
     }

@@ -36,6 +36,11 @@ static const struct command commands[] = {
     {"command", -1, 0, 0, 0, 0, cmd_command},
     {"config", -2, CMD_ADMIN, 0, 0, 0, cmd_config},
     {"info", -1, 0, 0, 0, 0, cmd_info},
+    {"t.get", -3, CMD_READONLY | CMD_FAST, 2, 2, 1, cmd_tget},
+    {"t.mget", -3, CMD_READONLY | CMD_FAST, 2, -1, 1, cmd_tmget},
+    {"t.info", 2, CMD_READONLY, 0, 0, 0, cmd_tinfo},
+    {"larder.active", 1, CMD_READONLY, 0, 0, 0, cmd_larder_active},
+    {"larder.versions", 2, CMD_READONLY, 0, 0, 0, cmd_larder_versions},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -100,4 +100,14 @@ void cmd_command(struct cmd_ctx *ctx);
 void cmd_config(struct cmd_ctx *ctx);
 void cmd_info(struct cmd_ctx *ctx);
 
+/* cmd_batch.c: */
+struct buf;
+void cmd_tget(struct cmd_ctx *ctx);
+void cmd_tmget(struct cmd_ctx *ctx);
+void cmd_tinfo(struct cmd_ctx *ctx);
+void cmd_larder_active(struct cmd_ctx *ctx);
+void cmd_larder_versions(struct cmd_ctx *ctx);
+/* Appends INFO's "# Batch" section. */
+void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b);
+
 #endif

@@ -23,6 +23,7 @@
 
 #include "command.h"
 #include "log.h"
+#include "qsbr.h"
 #include "server.h"
 
 enum {
@@ -180,6 +181,7 @@ static void conn_process(struct conn *c)
         .now_ms = unix_ms(),
     };
     c->batch_cut = false;
+    qsbr_enter(&w->batch_epoch); /* batch views stay valid until leave */
     while (!c->closing && c->qstart < c->qlen) {
         if (c->out.len - c->out_sent >= OUT_BATCH_MAX) {
             c->batch_cut = true;
@@ -209,6 +211,7 @@ static void conn_process(struct conn *c)
         }
         c->qstart += used;
     }
+    qsbr_leave(&w->batch_epoch);
     if (c->qstart == c->qlen) {
         c->qstart = c->qlen = 0;
         if (c->qcap > QBUF_KEEP_MAX) {

@@ -45,7 +45,29 @@
     X(shutdown_timeout, "shutdown-timeout", OPTION_UINT, "10", NULL, 0,        \
       "seconds SIGTERM waits for in-flight replies to be sent")                \
     X(loglevel, "loglevel", OPTION_ENUM, "notice", NODE_LOGLEVELS,             \
-      OPTION_RELOADABLE, "lowest level of log lines written to stderr")
+      OPTION_RELOADABLE, "lowest level of log lines written to stderr")        \
+    X(data_dir, "data-dir", OPTION_STR, "larder-data", NULL, 0,                \
+      "directory for batch segments, the saved view and the default "          \
+      "membership and store")                                                  \
+    X(membership, "membership", OPTION_STR, "", NULL, 0,                       \
+      "membership URI, e.g. local:DIR (empty: local:<data-dir>/membership)")   \
+    X(store, "store", OPTION_STR, "", NULL, 0,                                 \
+      "snapshot store URI, e.g. file:///DIR (empty: file://<data-dir>/store)") \
+    X(node_id, "node-id", OPTION_STR, "local", NULL, 0,                        \
+      "this node's member id in membership")                                   \
+    X(batch_memory, "batch-memory", OPTION_BYTES, "0", NULL, 0,                \
+      "memory for batch versions (active, incoming, in grace, hot retained); " \
+      "a pull that would not fit is refused (0: half of physical RAM)")        \
+    X(retain_hot, "retain-hot", OPTION_UINT, "1", NULL, 0,                     \
+      "previously active versions kept mapped and locked for rollback")        \
+    X(retain, "retain", OPTION_UINT, "2", NULL, 0,                             \
+      "previously active versions kept on local disk (hot ones included)")     \
+    X(retire_grace, "retire-grace", OPTION_UINT, "60", NULL, 0,                \
+      "seconds a version stays readable (VERSION v) after it was last active") \
+    X(require_mlock, "require-mlock", OPTION_BOOL, "no", NULL, 0,              \
+      "exit if batch segments cannot be locked in memory (mlock)")             \
+    X(watch_interval_ms, "watch-interval-ms", OPTION_UINT, "100", NULL, 0,     \
+      "how often the puller checks membership, in milliseconds")
 
 struct node_options {
     NODE_OPTIONS(OPTION_DECLARE)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
@@ -21,13 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "batch.h"
 #include "command.h"
 #include "conn.h"
 #include "log.h"
+#include "puller.h"
 
 #define NOTIFY_CONN 'c'
 #define NOTIFY_STOP 's'
@@ -319,6 +323,80 @@ static void make_run_id(struct server *srv)
              (unsigned long long)a, (unsigned long long)b);
 }
 
+/* The puller hit a fatal error: stop the process as SIGTERM would. */
+static void on_batch_fatal(void *arg)
+{
+    kill(getpid(), SIGTERM);
+}
+
+/*
+ * Creates the batch catalog (reading what <data-dir> holds) and the
+ * puller, resolving the default membership and store URIs against the
+ * absolute data directory. Runs after the workers exist.
+ */
+static int batch_setup(struct server *srv, char *err, size_t errlen)
+{
+    struct node_options *o = srv->opts;
+    const char *dir = o->data_dir.str;
+    if (dir[0] == '\0') {
+        snprintf(err, errlen, "--data-dir must not be empty");
+        return -1;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create --data-dir %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    char abs[PATH_MAX];
+    if (realpath(dir, abs) == NULL) {
+        snprintf(err, errlen, "--data-dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    srv->batch_epochs = calloc(srv->nworkers, sizeof(*srv->batch_epochs));
+    if (srv->batch_epochs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        srv->batch_epochs[i] = &srv->workers[i].batch_epoch;
+    }
+    struct batch_options bo = {
+        .data_dir = abs,
+        .memory = o->batch_memory.num ? o->batch_memory.num
+                                      : batch_budget_default(),
+        .policy = {.retain_hot = (unsigned)o->retain_hot.num,
+                   .retain = (unsigned)o->retain.num,
+                   .grace_ms = (int64_t)o->retire_grace.num * 1000},
+        .require_mlock = o->require_mlock.num != 0,
+    };
+    if (batch_create(&bo, srv->batch_epochs, srv->nworkers, &srv->batch, err,
+                     errlen) != 0) {
+        return -1;
+    }
+    char membership[PATH_MAX + 32], store[PATH_MAX + 32], addr[320];
+    if (o->membership.str[0] != '\0') {
+        snprintf(membership, sizeof(membership), "%s", o->membership.str);
+    } else {
+        snprintf(membership, sizeof(membership), "local:%s/membership", abs);
+    }
+    if (o->store.str[0] != '\0') {
+        snprintf(store, sizeof(store), "%s", o->store.str);
+    } else {
+        snprintf(store, sizeof(store), "file://%s/store", abs);
+    }
+    snprintf(addr, sizeof(addr), "%s:%u", o->bind.str, srv->port);
+    struct puller_options po = {
+        .membership_uri = membership,
+        .store_uri = store,
+        .node_id = o->node_id.str,
+        .addr = addr,
+        .watch_interval_ms = o->watch_interval_ms.num,
+        .on_fatal = on_batch_fatal,
+        .fatal_arg = srv,
+    };
+    return puller_create(&po, srv->batch, &srv->puller, err, errlen);
+}
+
 int server_init(struct server *srv, struct node_options *opts, char *err,
                 size_t errlen)
 {
@@ -389,7 +467,7 @@ int server_init(struct server *srv, struct node_options *opts, char *err,
             return -1;
         }
     }
-    return 0;
+    return batch_setup(srv, err, errlen);
 }
 
 int server_run(struct server *srv)
@@ -402,8 +480,14 @@ int server_run(struct server *srv)
             break;
         }
     }
+    bool ok = started == srv->nworkers;
+    if (ok && puller_start(srv->puller) != 0) {
+        log_warning("cannot start the batch puller thread: %s",
+                    strerror(errno));
+        ok = false;
+    }
     int rc = 0;
-    if (started == srv->nworkers) {
+    if (ok) {
         log_notice("larderd ready to accept connections on %s:%u "
                    "(%u worker threads)",
                    srv->opts->bind.str, srv->port, srv->nworkers);
@@ -412,8 +496,12 @@ int server_run(struct server *srv)
         rc = 1;
         on_signal(SIGTERM, 0, srv);
     }
+    puller_stop(srv->puller);
     for (unsigned i = 0; i < started; i++) {
         pthread_join(srv->workers[i].thread, NULL);
+    }
+    if (batch_failed(srv->batch)) {
+        rc = 1;
     }
     log_notice("larderd stopped");
     return rc;
@@ -421,6 +509,9 @@ int server_run(struct server *srv)
 
 void server_deinit(struct server *srv)
 {
+    puller_destroy(&srv->puller);
+    batch_destroy(&srv->batch);
+    free(srv->batch_epochs);
     if (srv->workers != NULL) {
         for (unsigned i = 0; i < srv->nworkers; i++) {
             worker_deinit(&srv->workers[i]);

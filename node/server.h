@@ -21,6 +21,8 @@ struct event_base;
 struct event;
 struct conn;
 struct server;
+struct batch;
+struct puller;
 
 struct worker {
     struct server *srv;
@@ -39,6 +41,9 @@ struct worker {
     struct conn *conns; /* doubly linked list of this worker's clients */
     uint64_t nconns;
     struct node_stats stats;
+    /* Quiescent-state counter for the batch view (qsbr.h): odd while this
+     * worker runs a batch of requests; written only by this worker. */
+    uint64_t batch_epoch;
 };
 
 struct server {
@@ -59,6 +64,9 @@ struct server {
     uint64_t next_client_id;       /* atomic */
     uint64_t rejected_connections; /* atomic */
     uint64_t used_memory_peak;     /* atomic */
+    struct batch *batch;   /* batch tables: catalog and served view */
+    struct puller *puller; /* the thread that pulls and switches them */
+    uint64_t **batch_epochs; /* &workers[i].batch_epoch, for the batch */
     uint16_t port;                 /* the port actually bound */
     int64_t start_ms;
     char run_id[41];

@@ -24,7 +24,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <errno.h>

@@ -1,0 +1,44 @@
+/*
+ * line_source.h: reads a file as lines, in large sequential reads, for the
+ * line-oriented input formats (TSV, JSONL). I/O only: it knows newlines,
+ * nothing about what is between them.
+ *
+ * A line is returned without its "\n" (and without a "\r" before it),
+ * NUL-terminated and writable in place (parsers may split it), valid until
+ * the next call. A last line without a newline is still a line. A line
+ * longer than the limit is reported once (LINE_TOO_LONG) and skipped.
+ */
+#ifndef LARDER_LINE_SOURCE_H
+#define LARDER_LINE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum line_status {
+    LINE_OK = 0,
+    LINE_EOF,
+    LINE_TOO_LONG, /* skipped; lineno and offset say which */
+    LINE_ERR,      /* read error, message in err */
+};
+
+struct line_source;
+
+/*
+ * Opens path for reading. Returns 0, or -1 with err and errno set (ENOENT,
+ * EACCES, EISDIR... as open(2) gives them).
+ */
+int line_source_open(const char *path, size_t max_line,
+                     struct line_source **out, char *err, size_t errlen);
+
+/*
+ * The next line. *lineno is 1-based, *offset the byte offset of the
+ * line's first byte.
+ */
+enum line_status line_source_next(struct line_source *s, char **line,
+                                  size_t *len, uint64_t *lineno,
+                                  uint64_t *offset, char *err, size_t errlen);
+
+/* Closes the file and frees the buffer; NULL is allowed. */
+void line_source_close(struct line_source *s);
+
+#endif

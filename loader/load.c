@@ -1,0 +1,1028 @@
+/*
+ * This file implements the bulk load pipeline of load.h. The steps, in
+ * order, each a function below:
+ *
+ *   prepare   options, input files, membership, store, the table's load
+ *             lock and config, push-id check, scratch directory
+ *   read      every input row -> row_encoder -> partition -> spill run;
+ *             bad rows counted (the first ten reported), bad-row gates
+ *   build     each partition's run -> snapshot_writer -> a segment file,
+ *             by a few threads, one partition each at a time
+ *   gate      row-count change against the active version; the memory
+ *             check against the live members' --batch-memory
+ *   publish   segments and manifest to the store; table config (first
+ *             load); version record STAGED
+ *   wait      until every partition has min-replicas ready replicas, or a
+ *             refusal, or the timeout
+ *   activate  activation_apply() for table=version
+ *
+ * Whatever fails, the scratch directory is removed, the lock released and
+ * an allocated version marked FAILED; nothing before "activate" touches
+ * the active map.
+ */
+#include "load.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "activation.h"
+#include "capacity.h"
+#include "gates.h"
+#include "input_files.h"
+#include "log.h"
+#include "manifest.h"
+#include "membership.h"
+#include "row_encoder.h"
+#include "snap_format.h"
+#include "spill.h"
+#include "store.h"
+#include "work_dir.h"
+
+#define LOAD_DEFAULT_PARTITIONS 256
+#define LOAD_MAX_PARTITIONS 65536
+#define LOAD_DEFAULT_BUILD_THREADS 4 /* overlaps fsyncs even on 1-2 CPUs */
+#define LOAD_MAX_BUILD_THREADS 64
+#define LOAD_INTERRUPT_CHECK 4096 /* rows between checks for a signal */
+#define LOAD_WAIT_LOG_MS 10000    /* a "still waiting" line this often */
+
+struct load_ctx {
+    const struct load_config *c;
+    struct load_result *r;
+    struct input_files files;
+    struct membership *m;
+    struct store *store;
+    struct memb_lock *lock;
+    struct memb_table table;
+    bool table_exists;
+    uint32_t partitions;
+    char work[4096];
+    bool have_work;
+    struct row_encoder *enc;
+    struct spill *spill;
+    bool have_version;
+    struct snap_file_info *infos; /* per partition, after build */
+    char manifest_uri[MEMB_URI_MAX];
+    uint64_t manifest_checksum;
+    int64_t created_ms;
+};
+
+const char *load_phase_name(enum load_phase p)
+{
+    static const char *const names[] = {"read", "build", "publish", "wait",
+                                        "activate"};
+    return p < LOAD_PHASES ? names[p] : "?";
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Records the first failure: its exit code and message. Returns code. */
+static int fail(struct load_ctx *x, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct load_ctx *x, int code, const char *fmt, ...)
+{
+    if (x->r->exit_code == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x->r->error, sizeof(x->r->error), fmt, ap);
+        va_end(ap);
+        x->r->exit_code = code;
+    }
+    return x->r->exit_code;
+}
+
+/* A nonzero exit code if a signal asked the load to stop. */
+static int check_interrupt(struct load_ctx *x)
+{
+    if (x->c->interrupted != NULL && *x->c->interrupted) {
+        int sig = *x->c->interrupted;
+        return fail(x, 128 + sig, "interrupted by signal %d (%s)", sig,
+                    strsignal(sig));
+    }
+    return 0;
+}
+
+/* Exit code for a membership failure. */
+static int memb_fail(struct load_ctx *x, enum memb_status st,
+                     const char *what)
+{
+    int code = st == MEMB_INVALID ? LOAD_EXIT_USAGE
+               : st == MEMB_BUSY  ? LOAD_EXIT_UNAVAILABLE
+                                  : LOAD_EXIT_IO;
+    return fail(x, code, "membership: %s: %s (%s)", what,
+                memb_status_name(st), membership_error(x->m));
+}
+
+static void version_key(const struct load_ctx *x, const char *leaf,
+                        char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/v-%06llu/%s", x->c->table,
+             (unsigned long long)x->r->version, leaf);
+}
+
+/* ---- prepare ------------------------------------------------------------ */
+
+static uint32_t default_min_replicas(const struct load_ctx *x,
+                                     uint32_t live)
+{
+    if (x->c->min_replicas > 0) {
+        return x->c->min_replicas;
+    }
+    uint32_t r = x->table.replication ? x->table.replication : live;
+    return r > 2 ? r - 1 : 1;
+}
+
+/* True if a version with this push id already did what is asked. */
+static int push_id_done(struct load_ctx *x, bool *done)
+{
+    *done = false;
+    if (x->c->push_id == NULL || x->c->push_id[0] == '\0' ||
+        !x->table_exists) {
+        return 0;
+    }
+    struct memb_version *vs = NULL;
+    size_t n = 0;
+    enum memb_status st =
+        membership_version_list(x->m, x->c->table, &vs, &n);
+    if (st == MEMB_NOTFOUND) {
+        return 0;
+    }
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "listing versions");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(vs[i].push_id, x->c->push_id) != 0) {
+            continue;
+        }
+        bool ok = vs[i].state == MEMB_V_ACTIVE ||
+                  vs[i].state == MEMB_V_RETIRED ||
+                  (vs[i].state == MEMB_V_STAGED && x->c->stage_only);
+        if (ok) {
+            *done = true;
+            x->r->version = vs[i].version;
+            x->r->rows = vs[i].rows;
+            x->r->bytes = vs[i].bytes;
+            x->r->partitions = vs[i].partitions;
+        }
+    }
+    free(vs);
+    return 0;
+}
+
+static int prepare(struct load_ctx *x)
+{
+    const struct load_config *c = x->c;
+    char err[1024];
+    if (c->table == NULL || !membership_valid_name(c->table)) {
+        return fail(x, LOAD_EXIT_USAGE, "invalid table name '%s' (want "
+                    "[A-Za-z0-9_.-]{1,64})", c->table ? c->table : "");
+    }
+    if (c->partitions > LOAD_MAX_PARTITIONS) {
+        return fail(x, LOAD_EXIT_USAGE, "--partitions %u is more than %u",
+                    c->partitions, LOAD_MAX_PARTITIONS);
+    }
+    struct row_encoder_options eo = {c->key_field, c->fields,
+                                     c->value_field};
+    if (row_encoder_create(&eo, &x->enc, err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_USAGE, "%s", err);
+    }
+    switch (input_files_expand(c->inputs, c->ninputs, &x->files, err,
+                               sizeof(err))) {
+    case INPUT_FILES_OK:
+        break;
+    case INPUT_FILES_NOMEM:
+        return fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+    default:
+        return fail(x, LOAD_EXIT_NOINPUT, "%s", err);
+    }
+    x->r->files = x->files.n;
+    for (size_t i = 0; i < x->files.n; i++) {
+        struct stat sb;
+        if (stat(x->files.paths[i], &sb) == 0) {
+            x->r->input_bytes += (uint64_t)sb.st_size;
+        }
+        if (c->format == NULL && input_format_guess(x->files.paths[i]) ==
+                                     NULL) {
+            return fail(x, LOAD_EXIT_USAGE, "cannot tell the format of %s "
+                        "from its name: give --format",
+                        x->files.paths[i]);
+        }
+    }
+    enum memb_status st =
+        membership_open(c->membership_uri, &x->m, err, sizeof(err));
+    if (st != MEMB_OK) {
+        return fail(x, st == MEMB_INVALID ? LOAD_EXIT_USAGE : LOAD_EXIT_IO,
+                    "membership %s: %s", c->membership_uri, err);
+    }
+    if (store_open(c->store_uri, &x->store, err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_USAGE, "store %s: %s", c->store_uri, err);
+    }
+    st = membership_lock(x->m, c->table, &x->lock);
+    if (st == MEMB_BUSY) {
+        return fail(x, LOAD_EXIT_UNAVAILABLE, "another load of %s is "
+                    "running", c->table);
+    }
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "taking the load lock");
+    }
+    st = membership_table_get(x->m, c->table, &x->table);
+    if (st == MEMB_OK) {
+        x->table_exists = true;
+        if (x->table.kind != MEMB_TABLE_BATCH) {
+            return fail(x, LOAD_EXIT_USAGE, "table %s is a live table, not "
+                        "a batch table", c->table);
+        }
+        if (c->partitions != 0 && c->partitions != x->table.partitions) {
+            return fail(x, LOAD_EXIT_USAGE, "--partitions %u differs from "
+                        "table %s's %u (repartitioning is an explicit "
+                        "operation)", c->partitions, c->table,
+                        x->table.partitions);
+        }
+    } else if (st == MEMB_NOTFOUND) {
+        memset(&x->table, 0, sizeof(x->table));
+        snprintf(x->table.name, sizeof(x->table.name), "%s", c->table);
+        x->table.kind = MEMB_TABLE_BATCH;
+        x->table.partitions =
+            c->partitions ? c->partitions : LOAD_DEFAULT_PARTITIONS;
+        x->table.replication = 0;
+    } else {
+        return memb_fail(x, st, "reading the table config");
+    }
+    x->partitions = x->table.partitions;
+    x->r->partitions = x->partitions;
+    bool done;
+    if (push_id_done(x, &done) != 0) {
+        return x->r->exit_code;
+    }
+    if (done) {
+        x->r->state = "noop";
+        log_notice("push id %s already succeeded as %s version %llu: "
+                   "nothing to do", c->push_id, c->table,
+                   (unsigned long long)x->r->version);
+        return 0;
+    }
+    unsigned reclaimed = 0;
+    if (work_dir_create(c->work_dir, x->work, sizeof(x->work), &reclaimed,
+                        err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_IO, "%s", err);
+    }
+    x->have_work = true;
+    if (reclaimed > 0) {
+        log_notice("removed %u scratch directories of loaders that died",
+                   reclaimed);
+    }
+    return 0;
+}
+
+/* ---- read --------------------------------------------------------------- */
+
+/* Copies src into dst[size], cut short if it does not fit. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void note_bad_row(struct load_ctx *x, const char *file,
+                         const struct input_pos *pos, const char *why)
+{
+    struct load_result *r = x->r;
+    r->bad_rows++;
+    if (r->nbad_samples >= LOAD_BAD_SAMPLES) {
+        return;
+    }
+    struct load_bad_row *b = &r->bad_samples[r->nbad_samples++];
+    copy_str(b->file, sizeof(b->file), file);
+    b->line = pos->line;
+    b->offset = pos->offset;
+    copy_str(b->reason, sizeof(b->reason), why);
+    if (pos->line > 0) {
+        log_warning("bad row: %s:%llu: %s", file,
+                    (unsigned long long)pos->line, why);
+    } else {
+        log_warning("bad row: %s at byte %llu: %s", file,
+                    (unsigned long long)pos->offset, why);
+    }
+}
+
+static int read_file(struct load_ctx *x, const char *path,
+                     const struct gate_bad_rows *gate)
+{
+    const struct load_config *c = x->c;
+    const struct input_format *fmt =
+        c->format ? c->format : input_format_guess(path);
+    struct input_reader_options ro = {.max_record = c->max_record};
+    struct input_reader rd;
+    char err[1024];
+    enum input_status st = input_reader_open(&rd, fmt, path, &ro, err,
+                                             sizeof(err));
+    switch (st) {
+    case INPUT_ROW:
+        break;
+    case INPUT_NOT_FOUND:
+        return fail(x, LOAD_EXIT_NOINPUT, "%s", err);
+    case INPUT_BAD_FILE:
+        return fail(x, LOAD_EXIT_DATA, "%s: %s", path, err);
+    default:
+        return fail(x, LOAD_EXIT_IO, "%s: %s", path, err);
+    }
+    int rc = 0;
+    uint64_t since_check = 0;
+    for (;;) {
+        struct input_row row;
+        struct input_pos pos = {0, 0};
+        st = input_reader_next(&rd, &row, &pos, err, sizeof(err));
+        if (st == INPUT_EOF) {
+            break;
+        }
+        if (++since_check == LOAD_INTERRUPT_CHECK) {
+            since_check = 0;
+            if ((rc = check_interrupt(x)) != 0) {
+                break;
+            }
+        }
+        if (st == INPUT_ROW) {
+            struct row_encoded enc;
+            enum row_status rs = row_encoder_encode(x->enc, &row, &enc, err,
+                                                    sizeof(err));
+            if (rs == ROW_NOMEM) {
+                rc = fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+                break;
+            }
+            if (rs == ROW_OK) {
+                uint64_t h = XXH3_64bits(enc.key, enc.klen);
+                if (spill_add(x->spill, (uint32_t)(h % x->partitions),
+                              enc.key, enc.klen, enc.value, enc.vlen, err,
+                              sizeof(err)) != 0) {
+                    rc = fail(x, errno == ENOMEM ? LOAD_EXIT_INTERNAL
+                                                 : LOAD_EXIT_IO,
+                              "spilling rows: %s", err);
+                    break;
+                }
+                x->r->rows_read++;
+                continue;
+            }
+        } else if (st != INPUT_BAD_ROW) {
+            rc = fail(x, LOAD_EXIT_IO, "%s: %s", path, err);
+            break;
+        }
+        note_bad_row(x, path, &pos, err);
+        if (gate_bad_rows_hopeless(gate, x->r->bad_rows)) {
+            char msg[512];
+            gate_bad_rows_check(gate, x->r->rows_read, x->r->bad_rows, msg,
+                                sizeof(msg));
+            rc = fail(x, LOAD_EXIT_DATA, "%s (stopped reading at %s:%llu)",
+                      msg, path, (unsigned long long)pos.line);
+            break;
+        }
+    }
+    input_reader_close(&rd);
+    return rc;
+}
+
+static int phase_read(struct load_ctx *x)
+{
+    const struct load_config *c = x->c;
+    char err[1024];
+    struct spill_options so = {x->work, x->partitions, c->spill_buffer};
+    if (spill_create(&so, &x->spill, err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+    }
+    struct gate_bad_rows gate = {c->has_max_bad_rows, c->max_bad_rows,
+                                 c->has_max_bad_ratio, c->max_bad_ratio};
+    for (size_t i = 0; i < x->files.n; i++) {
+        if (read_file(x, x->files.paths[i], &gate) != 0) {
+            return x->r->exit_code;
+        }
+    }
+    if (spill_finish(x->spill, err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_IO, "spilling rows: %s", err);
+    }
+    char msg[512];
+    if (gate_bad_rows_check(&gate, x->r->rows_read, x->r->bad_rows, msg,
+                            sizeof(msg)) != 0) {
+        return fail(x, LOAD_EXIT_DATA, "%s", msg);
+    }
+    if (x->r->rows_read == 0 && !c->allow_empty) {
+        return fail(x, LOAD_EXIT_DATA, "the input holds no rows (a version "
+                    "without rows deletes every key; --allow-empty permits "
+                    "it)");
+    }
+    return 0;
+}
+
+/* ---- build -------------------------------------------------------------- */
+
+struct build_state {
+    struct load_ctx *x;
+    uint32_t next; /* next partition to take (atomic) */
+    pthread_mutex_t mu;
+    int code;      /* first failure */
+    char err[1024];
+};
+
+static void build_fail(struct build_state *b, int code, const char *msg)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->code == 0) {
+        b->code = code;
+        snprintf(b->err, sizeof(b->err), "%s", msg);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void seg_path(const struct load_ctx *x, uint32_t p, char *out,
+                     size_t outlen)
+{
+    if (snprintf(out, outlen, "%s/part-%05u.seg", x->work, p) >= (int)outlen) {
+        out[0] = '\0'; /* cannot happen: work is shorter than out */
+    }
+}
+
+/* Builds partition p's segment from its run; 0 or an exit code. */
+static int build_partition(struct build_state *b, uint32_t p)
+{
+    struct load_ctx *x = b->x;
+    char run[4096], seg[4096], err[768], msg[1024];
+    const char *hint = "";
+    spill_run_path(x->spill, p, run, sizeof(run));
+    seg_path(x, p, seg, sizeof(seg));
+    struct snap_writer_options o = {
+        .table = x->c->table,
+        .version = x->r->version,
+        .partition = p,
+        .partitions = x->partitions,
+        .dims = 0,
+        .on_duplicate = x->c->on_duplicate,
+        .format = 0,
+    };
+    struct spill_run *sr = NULL;
+    struct snap_writer *w = NULL;
+    int code = 0;
+    if (spill_run_open(run, &sr, err, sizeof(err)) != 0) {
+        code = LOAD_EXIT_IO;
+    } else if (snap_writer_create(seg, &o, &w, err, sizeof(err)) != 0) {
+        code = errno == ENOMEM ? LOAD_EXIT_INTERNAL : LOAD_EXIT_IO;
+    }
+    while (code == 0) {
+        const char *k, *v;
+        size_t kl, vl;
+        int n = spill_run_next(sr, &k, &kl, &v, &vl, err, sizeof(err));
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            code = LOAD_EXIT_IO;
+            break;
+        }
+        if (snap_writer_add(w, k, kl, v, vl, XXH3_64bits(k, kl), err,
+                            sizeof(err)) != 0) {
+            code = errno == ENOMEM ? LOAD_EXIT_INTERNAL : LOAD_EXIT_IO;
+        }
+    }
+    if (code == 0 &&
+        snap_writer_finish(w, &x->infos[p], err, sizeof(err)) != 0) {
+        /* The writer reports a duplicate key under SNAP_DUP_ERROR as
+         * EEXIST. */
+        code = errno == EEXIST   ? LOAD_EXIT_DATA
+               : errno == ENOMEM ? LOAD_EXIT_INTERNAL
+                                 : LOAD_EXIT_IO;
+        if (code == LOAD_EXIT_DATA) {
+            hint = " (--on-duplicate last keeps the last row of a key)";
+        }
+    }
+    snap_writer_destroy(&w);
+    spill_run_close(&sr);
+    unlink(run);
+    if (code != 0) {
+        snprintf(msg, sizeof(msg), "partition %u: %s%s", p, err, hint);
+        build_fail(b, code, msg);
+    }
+    return code;
+}
+
+static void *build_worker(void *arg)
+{
+    struct build_state *b = arg;
+    struct load_ctx *x = b->x;
+    for (;;) {
+        uint32_t p = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+        if (p >= x->partitions || __atomic_load_n(&b->code, __ATOMIC_RELAXED)) {
+            return NULL;
+        }
+        if (x->c->interrupted != NULL && *x->c->interrupted) {
+            return NULL;
+        }
+        if (build_partition(b, p) != 0) {
+            return NULL;
+        }
+    }
+}
+
+static uint32_t build_threads(const struct load_ctx *x)
+{
+    uint32_t n = x->c->build_threads;
+    if (n == 0) {
+        n = LOAD_DEFAULT_BUILD_THREADS;
+    }
+    if (n > LOAD_MAX_BUILD_THREADS) {
+        n = LOAD_MAX_BUILD_THREADS;
+    }
+    return n > x->partitions ? x->partitions : n;
+}
+
+static int phase_build(struct load_ctx *x)
+{
+    enum memb_status st =
+        membership_version_alloc(x->m, x->c->table, &x->r->version);
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "allocating a version");
+    }
+    x->have_version = true;
+    x->created_ms = wall_ms();
+    x->infos = calloc(x->partitions, sizeof(*x->infos));
+    if (x->infos == NULL) {
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    }
+    struct build_state b = {.x = x};
+    pthread_mutex_init(&b.mu, NULL);
+    uint32_t nthreads = build_threads(x);
+    pthread_t tids[LOAD_MAX_BUILD_THREADS];
+    uint32_t started = 0;
+    for (uint32_t i = 1; i < nthreads; i++) {
+        if (pthread_create(&tids[started], NULL, build_worker, &b) != 0) {
+            break;
+        }
+        started++;
+    }
+    build_worker(&b);
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+    }
+    pthread_mutex_destroy(&b.mu);
+    if (b.code != 0) {
+        return fail(x, b.code, "build: %s", b.err);
+    }
+    if (check_interrupt(x) != 0) {
+        return x->r->exit_code;
+    }
+    struct load_result *r = x->r;
+    for (uint32_t p = 0; p < x->partitions; p++) {
+        r->rows += x->infos[p].rows;
+        r->duplicates += x->infos[p].duplicates;
+        r->bytes += x->infos[p].bytes;
+        r->key_bytes += x->infos[p].key_bytes;
+        r->value_bytes += x->infos[p].value_bytes;
+    }
+    spill_destroy(&x->spill);
+    return 0;
+}
+
+/* ---- gates -------------------------------------------------------------- */
+
+static int gate_row_change(struct load_ctx *x)
+{
+    struct memb_active a;
+    enum memb_status st = membership_active_get(x->m, &a);
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "reading the active map");
+    }
+    uint64_t active = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        if (strcmp(a.entries[i].table, x->c->table) == 0) {
+            active = a.entries[i].version;
+        }
+    }
+    membership_active_free(&a);
+    x->r->previous_version = active;
+    if (!x->c->has_max_row_change) {
+        return 0;
+    }
+    if (active == 0) {
+        log_notice("gate: %s has no active version: --max-row-change has "
+                   "nothing to compare with", x->c->table);
+        return 0;
+    }
+    struct memb_version v;
+    st = membership_version_get(x->m, x->c->table, active, &v);
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "reading the active version");
+    }
+    char msg[512];
+    if (gate_row_change_check(x->c->max_row_change, v.rows, x->r->rows, msg,
+                              sizeof(msg)) != 0) {
+        return fail(x, LOAD_EXIT_GATE, "gate: %s (active version %llu)", msg,
+                    (unsigned long long)active);
+    }
+    return 0;
+}
+
+static int gate_memory(struct load_ctx *x)
+{
+    struct memb_member *ms = NULL;
+    size_t n = 0;
+    enum memb_status st = membership_member_list(x->m, &ms, &n);
+    if (st == MEMB_NOTFOUND) {
+        n = 0;
+    } else if (st != MEMB_OK) {
+        return memb_fail(x, st, "listing members");
+    }
+    uint32_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        live += ms[i].live != 0;
+    }
+    x->r->min_replicas = default_min_replicas(x, live);
+    struct capacity_verdict v;
+    char msg[1536];
+    int rc = capacity_check(ms, n, x->table.replication, x->r->bytes,
+                            x->r->min_replicas, &v, msg, sizeof(msg));
+    free(ms);
+    if (rc != 0) {
+        return fail(x, LOAD_EXIT_MEMORY, "cluster lacks memory: %s", msg);
+    }
+    if (v.live == 0) {
+        log_notice("gate: no live node to check memory with");
+    }
+    return 0;
+}
+
+/* ---- publish ------------------------------------------------------------ */
+
+static void version_record(const struct load_ctx *x,
+                           enum memb_version_state state,
+                           struct memb_version *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->version = x->r->version;
+    v->state = state;
+    snprintf(v->manifest_uri, sizeof(v->manifest_uri), "%s",
+             x->manifest_uri);
+    v->manifest_checksum = x->manifest_checksum;
+    v->rows = x->r->rows;
+    v->bytes = x->r->bytes;
+    v->partitions = x->partitions;
+    v->format = SNAP_FORMAT_NEWEST;
+    snprintf(v->run_id, sizeof(v->run_id), "%s",
+             x->c->run_id ? x->c->run_id : "");
+    snprintf(v->push_id, sizeof(v->push_id), "%s",
+             x->c->push_id ? x->c->push_id : "");
+    v->created_ms = x->created_ms;
+}
+
+static int put_manifest(struct load_ctx *x)
+{
+    struct manifest mf;
+    memset(&mf, 0, sizeof(mf));
+    snprintf(mf.table, sizeof(mf.table), "%s", x->c->table);
+    mf.version = x->r->version;
+    mf.format = SNAP_FORMAT_NEWEST;
+    mf.partitions = x->partitions;
+    mf.rows = x->r->rows;
+    mf.bytes = x->r->bytes;
+    mf.key_bytes = x->r->key_bytes;
+    mf.value_bytes = x->r->value_bytes;
+    snprintf(mf.run_id, sizeof(mf.run_id), "%s",
+             x->c->run_id ? x->c->run_id : "");
+    mf.created_ms = x->created_ms;
+    mf.schema_json = row_encoder_schema_json(x->enc);
+    mf.files = calloc(x->partitions, sizeof(*mf.files));
+    if (mf.schema_json == NULL || mf.files == NULL) {
+        manifest_free(&mf);
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    }
+    for (uint32_t p = 0; p < x->partitions; p++) {
+        struct manifest_file *f = &mf.files[p];
+        char leaf[32];
+        snprintf(leaf, sizeof(leaf), "part-%05u.seg", p);
+        f->partition = p;
+        version_key(x, leaf, f->key, sizeof(f->key));
+        f->rows = x->infos[p].rows;
+        f->bytes = x->infos[p].bytes;
+        f->checksum = x->infos[p].checksum;
+    }
+    char *json = manifest_to_json(&mf);
+    manifest_free(&mf);
+    if (json == NULL) {
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    }
+    char key[512], err[1024];
+    version_key(x, "manifest.json", key, sizeof(key));
+    size_t len = strlen(json);
+    int rc = store_put_bytes(x->store, key, json, len, err, sizeof(err));
+    x->manifest_checksum = XXH3_64bits(json, len);
+    free(json);
+    if (rc != 0) {
+        return fail(x, LOAD_EXIT_IO, "store: %s: %s", key, err);
+    }
+    store_uri(x->store, key, x->manifest_uri, sizeof(x->manifest_uri));
+    return 0;
+}
+
+static int phase_publish(struct load_ctx *x)
+{
+    char err[1024], key[512], path[4096];
+    for (uint32_t p = 0; p < x->partitions; p++) {
+        if (check_interrupt(x) != 0) {
+            return x->r->exit_code;
+        }
+        char leaf[32];
+        snprintf(leaf, sizeof(leaf), "part-%05u.seg", p);
+        version_key(x, leaf, key, sizeof(key));
+        seg_path(x, p, path, sizeof(path));
+        uint64_t checksum = 0;
+        if (store_put_file(x->store, key, path, &checksum, err,
+                           sizeof(err)) != 0) {
+            return fail(x, LOAD_EXIT_IO, "store: %s: %s", key, err);
+        }
+        if (checksum != x->infos[p].checksum) {
+            return fail(x, LOAD_EXIT_IO, "store: %s: checksum %016" PRIx64
+                        " of the copy differs from the built file's %016"
+                        PRIx64, key, checksum, x->infos[p].checksum);
+        }
+        unlink(path);
+    }
+    if (put_manifest(x) != 0) {
+        return x->r->exit_code;
+    }
+    enum memb_status st;
+    if (!x->table_exists) {
+        st = membership_table_put(x->m, &x->table);
+        if (st != MEMB_OK) {
+            return memb_fail(x, st, "creating the table config");
+        }
+        x->table_exists = true;
+    }
+    struct memb_version v;
+    version_record(x, MEMB_V_STAGED, &v);
+    st = membership_version_put(x->m, x->c->table, &v);
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "registering the version");
+    }
+    return 0;
+}
+
+/* ---- wait and activate --------------------------------------------------- */
+
+/* Sleeps; a signal cuts it short so the caller can look at it. */
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int phase_wait(struct load_ctx *x)
+{
+    uint32_t need = x->r->min_replicas;
+    uint32_t *counts = calloc(x->partitions, sizeof(*counts));
+    if (counts == NULL) {
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    }
+    double start = now_s();
+    double last_log = start;
+    double timeout = (double)x->c->ready_timeout_ms / 1000.0;
+    int rc = 0;
+    for (;;) {
+        char node[MEMB_FIELD_MAX], reason[MEMB_FIELD_MAX];
+        enum memb_status st = membership_refusal_get(
+            x->m, x->c->table, x->r->version, node, reason);
+        if (st == MEMB_OK) {
+            bool memory = strcasestr(reason, "memory") != NULL;
+            rc = fail(x, memory ? LOAD_EXIT_MEMORY : LOAD_EXIT_UNAVAILABLE,
+                      "%snode %s refused version %llu: %s",
+                      memory ? "cluster lacks memory: " : "", node,
+                      (unsigned long long)x->r->version, reason);
+            break;
+        }
+        if (st != MEMB_NOTFOUND) {
+            rc = memb_fail(x, st, "reading refusals");
+            break;
+        }
+        st = membership_ready_count(x->m, x->c->table, x->r->version,
+                                    x->partitions, counts);
+        if (st != MEMB_OK && st != MEMB_NOTFOUND) {
+            rc = memb_fail(x, st, "reading readiness");
+            break;
+        }
+        uint32_t ready = 0;
+        for (uint32_t p = 0; p < x->partitions; p++) {
+            ready += st == MEMB_OK && counts[p] >= need;
+        }
+        if (ready == x->partitions) {
+            break;
+        }
+        double t = now_s();
+        if (t - start >= timeout) {
+            rc = fail(x, LOAD_EXIT_UNAVAILABLE, "not ready after %.0f s: "
+                      "%u of %u partitions have %u ready replicas",
+                      timeout, ready, x->partitions, need);
+            break;
+        }
+        if ((t - last_log) * 1000 >= LOAD_WAIT_LOG_MS) {
+            last_log = t;
+            log_notice("wait: %u of %u partitions ready", ready,
+                       x->partitions);
+        }
+        if ((rc = check_interrupt(x)) != 0) {
+            break;
+        }
+        sleep_ms(x->c->ready_poll_ms);
+    }
+    free(counts);
+    return rc;
+}
+
+/* True if the active map names this load's version for its table. */
+static bool is_active(struct load_ctx *x)
+{
+    struct memb_active a;
+    if (membership_active_get(x->m, &a) != MEMB_OK) {
+        return false;
+    }
+    bool yes = false;
+    for (size_t i = 0; i < a.n; i++) {
+        yes |= strcmp(a.entries[i].table, x->c->table) == 0 &&
+               a.entries[i].version == x->r->version;
+    }
+    membership_active_free(&a);
+    return yes;
+}
+
+static int phase_activate(struct load_ctx *x)
+{
+    struct activation_pair pair;
+    memset(&pair, 0, sizeof(pair));
+    snprintf(pair.table, sizeof(pair.table), "%s", x->c->table);
+    pair.version = x->r->version;
+    struct activation_options o = {.force = false,
+                                   .min_replicas = x->r->min_replicas};
+    char err[1024];
+    enum memb_status st = activation_apply(x->m, &pair, 1, &o, NULL, err,
+                                           sizeof(err));
+    if (st == MEMB_OK || is_active(x)) {
+        return 0;
+    }
+    int code = st == MEMB_CONFLICT || st == MEMB_BUSY ? LOAD_EXIT_UNAVAILABLE
+               : st == MEMB_ERR                     ? LOAD_EXIT_IO
+                                                    : LOAD_EXIT_GATE;
+    return fail(x, code, "activation refused (%s): %s",
+                memb_status_name(st), err);
+}
+
+/* ---- the whole load ------------------------------------------------------ */
+
+static void cleanup(struct load_ctx *x)
+{
+    if (x->r->exit_code != 0 && x->have_version && x->m != NULL) {
+        struct memb_version v;
+        version_record(x, MEMB_V_FAILED, &v);
+        enum memb_status st =
+            membership_version_put(x->m, x->c->table, &v);
+        if (st != MEMB_OK) {
+            log_warning("could not mark version %llu failed: %s",
+                        (unsigned long long)x->r->version,
+                        memb_status_name(st));
+        }
+    }
+    spill_destroy(&x->spill);
+    if (x->have_work && work_dir_remove(x->work) != 0) {
+        log_warning("could not remove %s: %s", x->work, strerror(errno));
+    }
+    membership_unlock(&x->lock);
+    membership_close(&x->m);
+    store_close(&x->store);
+    row_encoder_destroy(&x->enc);
+    input_files_free(&x->files);
+    free(x->infos);
+}
+
+/* Runs one phase, timing it; returns its result. */
+static int timed(struct load_ctx *x, enum load_phase p,
+                 int (*fn)(struct load_ctx *))
+{
+    double t0 = now_s();
+    int rc = fn(x);
+    x->r->seconds[p] += now_s() - t0;
+    return rc;
+}
+
+static int gates(struct load_ctx *x)
+{
+    if (gate_row_change(x) != 0 || gate_memory(x) != 0) {
+        return x->r->exit_code;
+    }
+    return 0;
+}
+
+static void log_phase(struct load_ctx *x, enum load_phase p)
+{
+    struct load_result *r = x->r;
+    double s = r->seconds[p];
+    char size[32];
+    switch (p) {
+    case LOAD_PHASE_READ:
+        capacity_format_bytes(r->input_bytes, size, sizeof(size));
+        log_notice("read: %llu rows, %llu bad, from %llu files (%s) in "
+                   "%.2f s (%.0f rows/s)", (unsigned long long)r->rows_read,
+                   (unsigned long long)r->bad_rows,
+                   (unsigned long long)r->files, size, s,
+                   s > 0 ? (double)r->rows_read / s : 0.0);
+        break;
+    case LOAD_PHASE_BUILD:
+        capacity_format_bytes(r->bytes, size, sizeof(size));
+        log_notice("build: version %llu, %llu rows (%llu duplicates "
+                   "dropped), %u partitions, %s in %.2f s (%.0f rows/s)",
+                   (unsigned long long)r->version,
+                   (unsigned long long)r->rows,
+                   (unsigned long long)r->duplicates, r->partitions, size, s,
+                   s > 0 ? (double)r->rows_read / s : 0.0);
+        break;
+    case LOAD_PHASE_PUBLISH:
+        log_notice("publish: %s version %llu staged (%s) in %.2f s",
+                   x->c->table, (unsigned long long)r->version,
+                   x->manifest_uri, s);
+        break;
+    case LOAD_PHASE_WAIT:
+        log_notice("wait: every partition has %u ready replicas after "
+                   "%.2f s", r->min_replicas, s);
+        break;
+    case LOAD_PHASE_ACTIVATE:
+        log_notice("activate: %s version %llu is active (was %llu) in "
+                   "%.2f s", x->c->table, (unsigned long long)r->version,
+                   (unsigned long long)r->previous_version, s);
+        break;
+    case LOAD_PHASES:
+        break;
+    }
+}
+
+int load_run(const struct load_config *c, struct load_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->state = "failed";
+    struct load_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    x.r = r;
+    if (prepare(&x) == 0 && strcmp(r->state, "noop") != 0) {
+        int rc = timed(&x, LOAD_PHASE_READ, phase_read);
+        if (rc == 0) {
+            log_phase(&x, LOAD_PHASE_READ);
+            rc = timed(&x, LOAD_PHASE_BUILD, phase_build);
+        }
+        if (rc == 0) {
+            rc = timed(&x, LOAD_PHASE_BUILD, gates);
+        }
+        if (rc == 0) {
+            log_phase(&x, LOAD_PHASE_BUILD);
+            rc = timed(&x, LOAD_PHASE_PUBLISH, phase_publish);
+        }
+        if (rc == 0) {
+            log_phase(&x, LOAD_PHASE_PUBLISH);
+            r->state = "staged";
+        }
+        if (rc == 0 && !c->stage_only) {
+            rc = timed(&x, LOAD_PHASE_WAIT, phase_wait);
+            if (rc == 0) {
+                log_phase(&x, LOAD_PHASE_WAIT);
+                rc = timed(&x, LOAD_PHASE_ACTIVATE, phase_activate);
+            }
+            if (rc == 0) {
+                log_phase(&x, LOAD_PHASE_ACTIVATE);
+                r->state = "active";
+            }
+        }
+        if (rc != 0) {
+            r->state = "failed";
+        }
+    }
+    cleanup(&x);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        r->peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+    }
+    return r->exit_code;
+}

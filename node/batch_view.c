@@ -1,0 +1,260 @@
+/*
+ * This file implements lookups in an immutable batch view and the JSON
+ * encoding of the view file (batch_view.h). View file layout:
+ *
+ *   {"generation": 7, "changed_ms": 1700000000000,
+ *    "tables": {"users": {"active": 12,
+ *                         "previous": [{"version": 11,
+ *                                       "last_active_ms": 1699990000000}]}}}
+ */
+#include "batch_view.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool batch_valid_table_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= BATCH_NAME_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+              ch == '-')) {
+            return false;
+        }
+    }
+    /* "." and ".." are valid by the character rule but name directories. */
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+const struct batch_vtable *batch_view_table(const struct batch_view *v,
+                                            const char *name, size_t len)
+{
+    if (v == NULL || len >= BATCH_NAME_MAX) {
+        return NULL;
+    }
+    size_t lo = 0, hi = v->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *t = v->tables[mid].name;
+        int c = strncmp(t, name, len);
+        if (c == 0 && t[len] != '\0') {
+            c = 1; /* t is longer: it sorts after name */
+        }
+        if (c == 0) {
+            return &v->tables[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,
+                                             uint64_t version)
+{
+    size_t lo = 0, hi = t->nversions;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t x = t->versions[mid].version;
+        if (x == version) {
+            return &t->versions[mid];
+        }
+        if (x < version) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+static int table_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct batch_vtable *)a)->name,
+                  ((const struct batch_vtable *)b)->name);
+}
+
+static int version_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct batch_vinfo *)a)->version;
+    uint64_t y = ((const struct batch_vinfo *)b)->version;
+    return x < y ? -1 : x > y;
+}
+
+void batch_view_finish(struct batch_view *v)
+{
+    if (v->ntables > 1) {
+        qsort(v->tables, v->ntables, sizeof(*v->tables), table_cmp);
+    }
+    for (size_t i = 0; i < v->ntables; i++) {
+        struct batch_vtable *t = &v->tables[i];
+        if (t->nversions > 1) {
+            qsort(t->versions, t->nversions, sizeof(*t->versions), version_cmp);
+        }
+        t->active = NULL;
+        for (size_t k = 0; k < t->nversions; k++) {
+            if (t->versions[k].state == BATCH_ACTIVE) {
+                t->active = &t->versions[k];
+            }
+        }
+    }
+}
+
+void batch_view_free(struct batch_view *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < v->ntables; i++) {
+        free(v->tables[i].versions);
+    }
+    free(v->tables);
+    free(v);
+}
+
+char *batch_view_encode(const struct batch_view *v)
+{
+    json_t *root = json_object();
+    json_t *tables = json_object();
+    if (root == NULL || tables == NULL) {
+        json_decref(root);
+        json_decref(tables);
+        return NULL;
+    }
+    json_object_set_new(root, "generation", json_integer((json_int_t)v->generation));
+    json_object_set_new(root, "changed_ms", json_integer(v->changed_ms));
+    for (size_t i = 0; i < v->ntables; i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        json_t *jt = json_object();
+        json_t *prev = json_array();
+        for (size_t k = 0; k < t->nversions; k++) {
+            const struct batch_vinfo *x = &t->versions[k];
+            if (x->last_active_ms != 0 && x->state != BATCH_ACTIVE) {
+                json_array_append_new(
+                    prev, json_pack("{s:I,s:I}", "version",
+                                    (json_int_t)x->version, "last_active_ms",
+                                    (json_int_t)x->last_active_ms));
+            }
+        }
+        json_object_set_new(jt, "active",
+                            t->active ? json_integer((json_int_t)t->active->version)
+                                      : json_null());
+        json_object_set_new(jt, "previous", prev);
+        json_object_set_new(tables, t->name, jt);
+    }
+    json_object_set_new(root, "tables", tables);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    return s;
+}
+
+static int add_saved(struct batch_saved_view *out, size_t *cap, const char *table,
+                     uint64_t version, bool active, int64_t last_active_ms)
+{
+    if (out->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        struct batch_saved_version *p = realloc(out->versions, ncap * sizeof(*p));
+        if (p == NULL) {
+            return -1;
+        }
+        out->versions = p;
+        *cap = ncap;
+    }
+    struct batch_saved_version *s = &out->versions[out->n++];
+    memset(s, 0, sizeof(*s));
+    snprintf(s->table, sizeof(s->table), "%s", table);
+    s->version = version;
+    s->active = active;
+    s->last_active_ms = last_active_ms;
+    return 0;
+}
+
+int batch_view_decode(const char *json, size_t len, struct batch_saved_view *out,
+                      char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+    json_error_t je;
+    json_t *root = json_loadb(json, len, 0, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "not JSON: %s (line %d)", je.text, je.line);
+        return -1;
+    }
+    json_t *gen = json_object_get(root, "generation");
+    json_t *changed = json_object_get(root, "changed_ms");
+    json_t *tables = json_object_get(root, "tables");
+    if (!json_is_integer(gen) || json_integer_value(gen) < 0 ||
+        !json_is_object(tables)) {
+        snprintf(err, errlen, "missing or bad \"generation\" or \"tables\"");
+        json_decref(root);
+        return -1;
+    }
+    out->generation = (uint64_t)json_integer_value(gen);
+    out->changed_ms = json_is_integer(changed) ? json_integer_value(changed) : 0;
+    size_t cap = 0;
+    const char *name;
+    json_t *jt;
+    int rc = 0;
+    json_object_foreach(tables, name, jt) {
+        json_t *active = json_object_get(jt, "active");
+        json_t *prev = json_object_get(jt, "previous");
+        if (!batch_valid_table_name(name) || !json_is_object(jt) ||
+            (!json_is_null(active) && !(json_is_integer(active) &&
+                                        json_integer_value(active) > 0)) ||
+            (prev != NULL && !json_is_array(prev))) {
+            snprintf(err, errlen, "bad entry for table \"%.64s\"", name);
+            rc = -1;
+            break;
+        }
+        if (json_is_integer(active) &&
+            add_saved(out, &cap, name, (uint64_t)json_integer_value(active),
+                      true, 0) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        size_t i;
+        json_t *p;
+        json_array_foreach(prev, i, p) {
+            json_t *ver = json_object_get(p, "version");
+            json_t *last = json_object_get(p, "last_active_ms");
+            if (!json_is_integer(ver) || json_integer_value(ver) <= 0 ||
+                !json_is_integer(last) || json_integer_value(last) <= 0) {
+                snprintf(err, errlen, "bad previous version of \"%.64s\"", name);
+                rc = -1;
+                break;
+            }
+            if (add_saved(out, &cap, name, (uint64_t)json_integer_value(ver),
+                          false, json_integer_value(last)) != 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
+        }
+        if (rc != 0) {
+            break;
+        }
+    }
+    json_decref(root);
+    if (rc != 0) {
+        batch_saved_view_free(out);
+    }
+    return rc;
+}
+
+void batch_saved_view_free(struct batch_saved_view *s)
+{
+    free(s->versions);
+    memset(s, 0, sizeof(*s));
+}

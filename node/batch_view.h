@@ -1,0 +1,104 @@
+/*
+ * batch_view.h: what a node serves of its batch tables at one moment — an
+ * immutable snapshot built by the puller and read by the workers without
+ * a lock (see batch.h for how it is published and reclaimed).
+ *
+ * A view names, for each table the node holds anything of, the version it
+ * serves (if any) and every version it holds with its state; mapped
+ * versions carry their segments, one per partition. All tables switch
+ * together because they are switched by replacing the whole view.
+ *
+ * This file also encodes and decodes the view file (<data-dir>/view.json):
+ * the generation and, per table, the active version and the versions once
+ * active with when they last were, which a node restarted while membership
+ * is unreachable serves from.
+ */
+#ifndef LARDER_BATCH_VIEW_H
+#define LARDER_BATCH_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch_policy.h"
+
+struct segment;
+
+#define BATCH_NAME_MAX 65 /* table names with the NUL */
+
+/* One version of a table in a view. */
+struct batch_vinfo {
+    uint64_t version;
+    enum batch_fate state; /* never BATCH_DROP */
+    uint32_t partitions;
+    uint64_t rows;
+    uint64_t bytes;          /* total size of its segment files */
+    int64_t loaded_ms;       /* when it became readable here; 0 if cold */
+    int64_t activated_ms;    /* when it last became active here; 0: never */
+    int64_t last_active_ms;  /* when it stopped being active; 0: never/now */
+    struct segment *const *segs; /* [partitions] if mapped, else NULL;
+                                    borrowed from the catalog */
+};
+
+struct batch_vtable {
+    char name[BATCH_NAME_MAX];
+    const struct batch_vinfo *active; /* into versions, or NULL */
+    size_t nversions;
+    struct batch_vinfo *versions; /* ascending by version; owned */
+};
+
+struct batch_view {
+    uint64_t generation; /* of the active map this view serves */
+    int64_t changed_ms;  /* when the node switched to it */
+    size_t ntables;
+    struct batch_vtable *tables; /* sorted by name; owned */
+};
+
+/* True if name is a valid table name: [A-Za-z0-9_.-]{1,64}, not "." or
+ * "..", so it is safe as a directory name. */
+bool batch_valid_table_name(const char *name);
+
+/* The table called name[0, len), or NULL. O(log tables). */
+const struct batch_vtable *batch_view_table(const struct batch_view *v,
+                                            const char *name, size_t len);
+
+/* The version v of a table, or NULL. O(log versions). */
+const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,
+                                             uint64_t version);
+
+/* Sorts tables by name and versions by number, and sets each active
+ * pointer to the version in state BATCH_ACTIVE (if any). */
+void batch_view_finish(struct batch_view *v);
+
+/* Frees the view and its arrays (never the segments). */
+void batch_view_free(struct batch_view *v);
+
+/* ---- the view file ---------------------------------------------------- */
+
+/* One version a view file remembers. */
+struct batch_saved_version {
+    char table[BATCH_NAME_MAX];
+    uint64_t version;
+    bool active;
+    int64_t last_active_ms;
+};
+
+struct batch_saved_view {
+    uint64_t generation;
+    int64_t changed_ms;
+    size_t n;
+    struct batch_saved_version *versions; /* owned */
+};
+
+/* Encodes what a view file keeps of v: malloc'd JSON (caller frees) or
+ * NULL if out of memory. Cold and grace versions once active are kept,
+ * incoming ones are not. */
+char *batch_view_encode(const struct batch_view *v);
+
+/* Decodes a view file; -1 with err if malformed. */
+int batch_view_decode(const char *json, size_t len, struct batch_saved_view *out,
+                      char *err, size_t errlen);
+
+void batch_saved_view_free(struct batch_saved_view *s);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * This file implements the batch-table commands — T.GET, T.MGET, T.INFO,
+ * LARDER.ACTIVE, LARDER.VERSIONS — and the "# Batch" section of INFO.
+ *
+ * Every command reads one view (batch_current()) for its whole run: the
+ * worker is inside a read section (qsbr.h) while it runs commands, so the
+ * view and its segments stay valid without a lock, and a multi-key read
+ * sees one version of one table. Values are copied from the mapping into
+ * the reply buffer.
+ *
+ * Errors: -NOTABLE (no active version), -NOVERSION (a pinned version this
+ * node does not hold mapped), -BUSY (the node is still loading its first
+ * view), -ERR (syntax).
+ *
+ * T.GET and T.MGET also read the live table "default" when no batch table
+ * has that name, so the same client code works for both kinds.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "batch.h"
+#include "command.h"
+#include "conn.h"
+#include "live_table.h"
+#include "segment.h"
+#include "server.h"
+
+#define LIVE_TABLE_NAME "default"
+
+/* The view, or NULL after replying -BUSY while the node is joining. */
+static const struct batch_view *view_or_busy(struct cmd_ctx *ctx)
+{
+    const struct batch_view *v = batch_current(ctx->srv->batch);
+    if (v == NULL) {
+        reply_error(&ctx->r,
+                    "BUSY node is joining: batch tables are still loading");
+    }
+    return v;
+}
+
+/* Copies argument i as a table name; replies -ERR and returns false if it
+ * is not a valid one (so names in error replies are always printable). */
+static bool table_arg(struct cmd_ctx *ctx, size_t i, char name[BATCH_NAME_MAX])
+{
+    size_t len = cmd_len(ctx, i);
+    if (len == 0 || len >= BATCH_NAME_MAX) {
+        reply_error(&ctx->r, "ERR invalid table name");
+        return false;
+    }
+    memcpy(name, cmd_arg(ctx, i), len);
+    name[len] = '\0';
+    if (!batch_valid_table_name(name)) {
+        reply_error(&ctx->r, "ERR invalid table name");
+        return false;
+    }
+    return true;
+}
+
+/* Parses argument i as a version number (> 0). */
+static bool version_arg(struct cmd_ctx *ctx, size_t i, uint64_t *out)
+{
+    long long v;
+    if (!cmd_int(ctx, i, &v) || v <= 0) {
+        reply_error(&ctx->r, "ERR VERSION must be a positive integer");
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+/*
+ * The version a read uses: the pinned one if pinned, else the active one.
+ * NULL after replying -NOTABLE or -NOVERSION.
+ */
+static const struct batch_vinfo *read_version(struct cmd_ctx *ctx,
+                                              const struct batch_vtable *t,
+                                              const char *name, bool pinned,
+                                              uint64_t pin)
+{
+    if (pinned) {
+        const struct batch_vinfo *vi = t ? batch_view_version(t, pin) : NULL;
+        if (vi == NULL || vi->segs == NULL) {
+            reply_errorf(&ctx->r, "NOVERSION version %" PRIu64
+                         " of '%s' is not held", pin, name);
+            return NULL;
+        }
+        return vi;
+    }
+    if (t == NULL || t->active == NULL) {
+        reply_errorf(&ctx->r, "NOTABLE no active version of table '%s'", name);
+        return NULL;
+    }
+    return t->active;
+}
+
+/* Looks a key up in one version; false if absent (or the partition is
+ * not held here). */
+static bool lookup(const struct batch_vinfo *vi, const char *key, size_t klen,
+                   const char **value, size_t *vlen)
+{
+    uint64_t h = XXH3_64bits(key, klen);
+    const struct segment *s = vi->segs[h % vi->partitions];
+    return s != NULL && segment_get(s, key, klen, h, value, vlen);
+}
+
+static void count_lookup(struct cmd_ctx *ctx, bool hit)
+{
+    if (hit) {
+        STAT_ADD(&ctx->w->stats, keyspace_hits, 1);
+    } else {
+        STAT_ADD(&ctx->w->stats, keyspace_misses, 1);
+    }
+}
+
+static void reply_live_value(void *arg, const char *value, size_t len)
+{
+    reply_bulk(arg, value, len);
+}
+
+static void reply_live_value_or_null(void *arg, const char *value, size_t len)
+{
+    if (value != NULL) {
+        reply_bulk(arg, value, len);
+    } else {
+        reply_null(arg);
+    }
+}
+
+/* True if reads of `name` go to the live table (no batch table has it). */
+static bool is_live(const struct batch_vtable *t, const char *name)
+{
+    return t == NULL && strcmp(name, LIVE_TABLE_NAME) == 0;
+}
+
+void cmd_tget(struct cmd_ctx *ctx)
+{
+    char name[BATCH_NAME_MAX];
+    bool pinned = ctx->argc == 5 && cmd_is(ctx, 3, "version");
+    uint64_t pin = 0;
+    if (ctx->argc != 3 && !pinned) {
+        reply_error(&ctx->r, ctx->argc == 5 ? "ERR syntax error"
+                                            : "ERR wrong number of arguments "
+                                              "for 't.get' command");
+        return;
+    }
+    if (!table_arg(ctx, 1, name) || (pinned && !version_arg(ctx, 4, &pin))) {
+        return;
+    }
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    if (is_live(t, name)) {
+        if (pinned) {
+            reply_error(&ctx->r, "ERR VERSION applies to batch tables only");
+            return;
+        }
+        enum live_status st = live_get(ctx->srv->live, cmd_arg(ctx, 2),
+                                       cmd_len(ctx, 2), ctx->now_ms,
+                                       reply_live_value, &ctx->r);
+        if (st != LIVE_OK) {
+            reply_null(&ctx->r);
+        }
+        count_lookup(ctx, st == LIVE_OK);
+        return;
+    }
+    const struct batch_vinfo *vi = read_version(ctx, t, name, pinned, pin);
+    if (vi == NULL) {
+        return;
+    }
+    const char *value;
+    size_t vlen;
+    bool hit = lookup(vi, cmd_arg(ctx, 2), cmd_len(ctx, 2), &value, &vlen);
+    if (hit) {
+        reply_bulk(&ctx->r, value, vlen);
+    } else {
+        reply_null(&ctx->r);
+    }
+    count_lookup(ctx, hit);
+}
+
+/* T.MGET on the live table: one snapshot through live_mget(). */
+static void tmget_live(struct cmd_ctx *ctx, size_t nkeys)
+{
+    const char *stack_keys[64];
+    size_t stack_lens[64];
+    const char **keys = stack_keys;
+    size_t *lens = stack_lens;
+    if (nkeys > 64) {
+        keys = malloc(nkeys * sizeof(*keys));
+        lens = malloc(nkeys * sizeof(*lens));
+        if (keys == NULL || lens == NULL) {
+            free(keys);
+            free(lens);
+            reply_error(&ctx->r, "ERR out of memory");
+            return;
+        }
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        keys[i] = cmd_arg(ctx, 2 + i);
+        lens[i] = cmd_len(ctx, 2 + i);
+    }
+    reply_array(&ctx->r, nkeys);
+    size_t hits = live_mget(ctx->srv->live, keys, lens, nkeys, ctx->now_ms,
+                            reply_live_value_or_null, &ctx->r);
+    STAT_ADD(&ctx->w->stats, keyspace_hits, hits);
+    STAT_ADD(&ctx->w->stats, keyspace_misses, nkeys - hits);
+    if (keys != stack_keys) {
+        free(keys);
+        free(lens);
+    }
+}
+
+void cmd_tmget(struct cmd_ctx *ctx)
+{
+    char name[BATCH_NAME_MAX];
+    size_t nkeys = ctx->argc - 2;
+    bool pinned = false;
+    uint64_t pin = 0;
+    if (ctx->argc >= 5 && cmd_is(ctx, ctx->argc - 2, "version")) {
+        /* A key literally named VERSION cannot be the penultimate
+         * argument: it is read as the VERSION option. */
+        pinned = true;
+        nkeys -= 2;
+    }
+    if (!table_arg(ctx, 1, name) ||
+        (pinned && !version_arg(ctx, ctx->argc - 1, &pin))) {
+        return;
+    }
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    if (is_live(t, name)) {
+        if (pinned) {
+            reply_error(&ctx->r, "ERR VERSION applies to batch tables only");
+        } else {
+            tmget_live(ctx, nkeys);
+        }
+        return;
+    }
+    const struct batch_vinfo *vi = read_version(ctx, t, name, pinned, pin);
+    if (vi == NULL) {
+        return;
+    }
+    uint64_t hits = 0;
+    reply_array(&ctx->r, nkeys);
+    for (size_t i = 0; i < nkeys; i++) {
+        const char *value;
+        size_t vlen;
+        if (lookup(vi, cmd_arg(ctx, 2 + i), cmd_len(ctx, 2 + i), &value,
+                   &vlen)) {
+            reply_bulk(&ctx->r, value, vlen);
+            hits++;
+        } else {
+            reply_null(&ctx->r);
+        }
+    }
+    STAT_ADD(&ctx->w->stats, keyspace_hits, hits);
+    STAT_ADD(&ctx->w->stats, keyspace_misses, nkeys - hits);
+}
+
+/* One version as a map: version, state, rows, bytes, partitions, times. */
+static void reply_vinfo(struct reply *r, const struct batch_vinfo *vi)
+{
+    reply_map(r, 8);
+    reply_bulk_str(r, "version");
+    reply_int(r, (long long)vi->version);
+    reply_bulk_str(r, "state");
+    reply_bulk_str(r, batch_fate_name(vi->state));
+    reply_bulk_str(r, "rows");
+    reply_int(r, (long long)vi->rows);
+    reply_bulk_str(r, "bytes");
+    reply_int(r, (long long)vi->bytes);
+    reply_bulk_str(r, "partitions");
+    reply_int(r, (long long)vi->partitions);
+    reply_bulk_str(r, "loaded_at_ms");
+    reply_int(r, vi->loaded_ms);
+    reply_bulk_str(r, "activated_at_ms");
+    reply_int(r, vi->activated_ms);
+    reply_bulk_str(r, "last_active_ms");
+    reply_int(r, vi->last_active_ms);
+}
+
+void cmd_tinfo(struct cmd_ctx *ctx)
+{
+    char name[BATCH_NAME_MAX];
+    if (!table_arg(ctx, 1, name)) {
+        return;
+    }
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    if (is_live(t, name)) {
+        reply_map(&ctx->r, 3);
+        reply_bulk_str(&ctx->r, "table");
+        reply_bulk_str(&ctx->r, name);
+        reply_bulk_str(&ctx->r, "kind");
+        reply_bulk_str(&ctx->r, "live");
+        reply_bulk_str(&ctx->r, "keys");
+        reply_int(&ctx->r, (long long)live_count(ctx->srv->live));
+        return;
+    }
+    if (t == NULL) {
+        reply_errorf(&ctx->r, "NOTABLE no version of table '%s' is held",
+                     name);
+        return;
+    }
+    const struct batch_vinfo *a = t->active;
+    reply_map(&ctx->r, 10);
+    reply_bulk_str(&ctx->r, "table");
+    reply_bulk_str(&ctx->r, name);
+    reply_bulk_str(&ctx->r, "kind");
+    reply_bulk_str(&ctx->r, "batch");
+    reply_bulk_str(&ctx->r, "generation");
+    reply_int(&ctx->r, (long long)v->generation);
+    reply_bulk_str(&ctx->r, "active_version");
+    if (a != NULL) {
+        reply_int(&ctx->r, (long long)a->version);
+    } else {
+        reply_null(&ctx->r);
+    }
+    reply_bulk_str(&ctx->r, "partitions");
+    reply_int(&ctx->r, a ? (long long)a->partitions : 0);
+    reply_bulk_str(&ctx->r, "rows");
+    reply_int(&ctx->r, a ? (long long)a->rows : 0);
+    reply_bulk_str(&ctx->r, "bytes");
+    reply_int(&ctx->r, a ? (long long)a->bytes : 0);
+    reply_bulk_str(&ctx->r, "loaded_at_ms");
+    reply_int(&ctx->r, a ? a->loaded_ms : 0);
+    reply_bulk_str(&ctx->r, "activated_at_ms");
+    reply_int(&ctx->r, a ? a->activated_ms : 0);
+    reply_bulk_str(&ctx->r, "versions");
+    reply_array(&ctx->r, t->nversions);
+    for (size_t i = 0; i < t->nversions; i++) {
+        reply_vinfo(&ctx->r, &t->versions[i]);
+    }
+}
+
+void cmd_larder_active(struct cmd_ctx *ctx)
+{
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    size_t nactive = 0;
+    for (size_t i = 0; i < v->ntables; i++) {
+        nactive += v->tables[i].active != NULL;
+    }
+    reply_map(&ctx->r, 4);
+    reply_bulk_str(&ctx->r, "generation");
+    reply_int(&ctx->r, (long long)v->generation);
+    reply_bulk_str(&ctx->r, "changed_ms");
+    reply_int(&ctx->r, v->changed_ms);
+    reply_bulk_str(&ctx->r, "degraded");
+    reply_int(&ctx->r, batch_degraded(ctx->srv->batch));
+    reply_bulk_str(&ctx->r, "tables");
+    reply_map(&ctx->r, nactive);
+    for (size_t i = 0; i < v->ntables; i++) {
+        if (v->tables[i].active != NULL) {
+            reply_bulk_str(&ctx->r, v->tables[i].name);
+            reply_int(&ctx->r, (long long)v->tables[i].active->version);
+        }
+    }
+}
+
+void cmd_larder_versions(struct cmd_ctx *ctx)
+{
+    char name[BATCH_NAME_MAX];
+    if (!table_arg(ctx, 1, name)) {
+        return;
+    }
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    if (t == NULL) {
+        reply_array(&ctx->r, 0);
+        return;
+    }
+    reply_array(&ctx->r, t->nversions);
+    for (size_t i = 0; i < t->nversions; i++) {
+        reply_vinfo(&ctx->r, &t->versions[i]);
+    }
+}
+
+void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
+{
+    struct batch *batch = ctx->srv->batch;
+    const struct batch_view *v = batch_current(batch);
+    uint64_t mapped = 0, resident = 0, locked = 0, used = 0, ntables = 0;
+    for (size_t i = 0; v != NULL && i < v->ntables; i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        ntables += t->active != NULL;
+        for (size_t k = 0; k < t->nversions; k++) {
+            const struct batch_vinfo *vi = &t->versions[k];
+            if (vi->segs == NULL) {
+                continue;
+            }
+            used += vi->bytes;
+            for (uint32_t p = 0; p < vi->partitions; p++) {
+                const struct segment *s = vi->segs[p];
+                if (s == NULL) {
+                    continue;
+                }
+                uint64_t m = segment_mapped_bytes(s);
+                mapped += m;
+                resident += segment_resident_bytes(s);
+                locked += segment_locked(s) ? m : 0;
+            }
+        }
+    }
+    struct batch_stats st;
+    batch_read_stats(batch, &st);
+    buf_printf(b,
+               "# Batch\r\n"
+               "batch_state:%s\r\n"
+               "batch_degraded:%d\r\n"
+               "batch_generation:%" PRIu64 "\r\n"
+               "batch_memory:%" PRIu64 "\r\n"
+               "batch_used_bytes:%" PRIu64 "\r\n"
+               "batch_mapped_bytes:%" PRIu64 "\r\n"
+               "batch_resident_bytes:%" PRIu64 "\r\n"
+               "batch_locked_bytes:%" PRIu64 "\r\n"
+               "batch_tables:%" PRIu64 "\r\n",
+               v != NULL ? "ready" : "joining", batch_degraded(batch) ? 1 : 0,
+               v != NULL ? v->generation : 0, batch_budget(batch), used,
+               mapped, resident, locked, ntables);
+#define BATCH_METRIC_PRINT(name, help) \
+    buf_printf(b, #name ":%" PRIu64 "\r\n", st.name);
+    BATCH_METRICS(BATCH_METRIC_PRINT)
+#undef BATCH_METRIC_PRINT
+    for (size_t i = 0; v != NULL && i < v->ntables; i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        const struct batch_vinfo *a = t->active;
+        buf_printf(b,
+                   "table_%s:active_version=%" PRIu64 ",rows=%" PRIu64
+                   ",bytes=%" PRIu64 ",versions=%zu\r\n",
+                   t->name, a ? a->version : 0, a ? a->rows : 0,
+                   a ? a->bytes : 0, t->nversions);
+    }
+    buf_append_str(b, "\r\n");
+}

@@ -1,0 +1,1028 @@
+/*
+ * This file implements the puller thread (puller.h). One cycle:
+ *
+ *   1. connect to membership if not connected (register the member, live
+ *      state "joining"); while it is unreachable, serve the saved view;
+ *   2. read the active map, the tables and each batch table's versions;
+ *   3. if the map's generation differs from the view's: make sure every
+ *      version it names is held, verified and mapped (pulling or
+ *      re-populating it), then switch all tables at once; the first
+ *      successful switch makes the node "ready";
+ *   4. pull every staged version newer than its table's active one that
+ *      fits in --batch-memory, or record a refusal saying why not;
+ *   5. record readiness for what is mapped, apply retention, publish the
+ *      view, reclaim what no worker can use, report memory use.
+ *
+ * Failed pulls and switches are retried with a growing delay (1 s to 30 s),
+ * so a corrupt file in the store is not fetched ten times a second.
+ */
+#include "puller.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "batch.h"
+#include "log.h"
+#include "membership.h"
+#include "store.h"
+
+enum {
+    RETRY_FIRST_MS = 1000,
+    RETRY_MAX_MS = 30000,
+    CONNECT_RETRY_MS = 1000,
+};
+
+/* Memory of one (table, version) that failed or was refused. */
+struct attempt {
+    char table[MEMB_NAME_MAX];
+    uint64_t version;
+    int64_t retry_at_ms;
+    unsigned failures;
+    bool refused; /* a refusal is recorded in membership */
+    bool seen;    /* still relevant in this cycle */
+};
+
+/* What one cycle read from membership. */
+struct cluster {
+    struct memb_active active;
+    struct memb_table *tables;
+    size_t ntables;
+    struct memb_version **versions; /* per table; NULL for live tables */
+    size_t *nversions;
+};
+
+struct puller {
+    char *membership_uri;
+    char *store_uri;
+    char *node_id;
+    char *addr;
+    uint64_t interval_ms;
+    void (*on_fatal)(void *arg);
+    void *fatal_arg;
+
+    struct batch *b;
+    struct store *store;
+    struct membership *m; /* NULL while unreachable */
+
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop; /* atomic; also read under lock for the wait */
+
+    int64_t next_connect_ms;
+    bool warned_unreachable;
+    bool saved_loaded;
+    bool saved_partial; /* the saved view is served without some tables */
+    struct batch_saved_view saved;
+    bool announced_ready;
+    bool reported;
+    uint64_t reported_used;
+    char last_error[512];
+
+    struct attempt *attempts;
+    size_t nattempts;
+    size_t attempts_cap;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool stopping(const struct puller *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* Logs a problem once until a different one (or success) comes. */
+__attribute__((format(printf, 2, 3)))
+static void problem(struct puller *p, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (strcmp(msg, p->last_error) != 0) {
+        log_warning("%s", msg);
+        snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
+    }
+}
+
+/* ---- attempts ----------------------------------------------------------- */
+
+static struct attempt *attempt_find(struct puller *p, const char *table,
+                                    uint64_t version)
+{
+    for (size_t i = 0; i < p->nattempts; i++) {
+        if (p->attempts[i].version == version &&
+            strcmp(p->attempts[i].table, table) == 0) {
+            p->attempts[i].seen = true;
+            return &p->attempts[i];
+        }
+    }
+    return NULL;
+}
+
+/* The attempt for table/version, created if needed (NULL if no memory). */
+static struct attempt *attempt_get(struct puller *p, const char *table,
+                                   uint64_t version)
+{
+    struct attempt *a = attempt_find(p, table, version);
+    if (a != NULL) {
+        return a;
+    }
+    if (p->nattempts == p->attempts_cap) {
+        size_t cap = p->attempts_cap ? p->attempts_cap * 2 : 8;
+        struct attempt *n = realloc(p->attempts, cap * sizeof(*n));
+        if (n == NULL) {
+            return NULL;
+        }
+        p->attempts = n;
+        p->attempts_cap = cap;
+    }
+    a = &p->attempts[p->nattempts++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->table, sizeof(a->table), "%s", table);
+    a->version = version;
+    a->seen = true;
+    return a;
+}
+
+/* True if table/version failed recently and must wait. */
+static bool backing_off(struct puller *p, const char *table, uint64_t version,
+                        int64_t now)
+{
+    struct attempt *a = attempt_find(p, table, version);
+    return a != NULL && now < a->retry_at_ms;
+}
+
+static void attempt_failed(struct puller *p, const char *table,
+                           uint64_t version, int64_t now)
+{
+    struct attempt *a = attempt_get(p, table, version);
+    if (a != NULL) {
+        int64_t delay = RETRY_FIRST_MS;
+        for (unsigned i = 0; i < a->failures && delay < RETRY_MAX_MS; i++) {
+            delay *= 2;
+        }
+        a->retry_at_ms = now + (delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
+        a->failures++;
+    }
+}
+
+static void attempt_clear(struct puller *p, const char *table,
+                          uint64_t version)
+{
+    struct attempt *a = attempt_find(p, table, version);
+    if (a != NULL) {
+        *a = p->attempts[--p->nattempts];
+    }
+}
+
+/* Forgets attempts not seen since the last call. */
+static void attempts_prune(struct puller *p)
+{
+    for (size_t i = 0; i < p->nattempts;) {
+        if (!p->attempts[i].seen) {
+            p->attempts[i] = p->attempts[--p->nattempts];
+        } else {
+            p->attempts[i].seen = false;
+            i++;
+        }
+    }
+}
+
+/* ---- membership --------------------------------------------------------- */
+
+static const char *memb_why(struct puller *p, enum memb_status st)
+{
+    return st == MEMB_ERR || st == MEMB_INVALID ? membership_error(p->m)
+                                                : memb_status_name(st);
+}
+
+static void report_memory(struct puller *p)
+{
+    uint64_t used = batch_ram_bytes(p->b);
+    if (p->m == NULL || (p->reported && used == p->reported_used)) {
+        return;
+    }
+    enum memb_status st = membership_member_memory(p->m, p->node_id,
+                                                   batch_budget(p->b), used);
+    if (st == MEMB_OK) {
+        p->reported = true;
+        p->reported_used = used;
+    } else {
+        problem(p, "membership: cannot record memory use: %s",
+                memb_why(p, st));
+    }
+}
+
+/* Opens membership and registers the member. */
+static void connect_membership(struct puller *p, int64_t now)
+{
+    char err[512];
+    struct membership *m = NULL;
+    p->next_connect_ms = now + CONNECT_RETRY_MS;
+    if (membership_open(p->membership_uri, &m, err, sizeof(err)) != MEMB_OK) {
+        if (!p->warned_unreachable) {
+            p->warned_unreachable = true;
+            log_warning("membership %s is unreachable (%s): serving the last "
+                        "saved view, degraded; retrying every %d s",
+                        p->membership_uri, err, CONNECT_RETRY_MS / 1000);
+        }
+        batch_set_degraded(p->b, true);
+        return;
+    }
+    p->m = m;
+    struct memb_member mem;
+    memset(&mem, 0, sizeof(mem));
+    snprintf(mem.id, sizeof(mem.id), "%s", p->node_id);
+    snprintf(mem.addr, sizeof(mem.addr), "%s", p->addr);
+    mem.capacity = 100;
+    mem.batch_memory = batch_budget(p->b);
+    mem.batch_used = batch_ram_bytes(p->b);
+    enum memb_status st = membership_member_put(m, &mem);
+    if (st == MEMB_OK) {
+        st = membership_live_set(m, p->node_id, "joining");
+    }
+    if (st != MEMB_OK) {
+        log_warning("membership %s: cannot register member '%s': %s",
+                    p->membership_uri, p->node_id, memb_why(p, st));
+        membership_close(&p->m);
+        batch_set_degraded(p->b, true);
+        return;
+    }
+    if (p->warned_unreachable) {
+        log_notice("membership %s is reachable again", p->membership_uri);
+    }
+    p->warned_unreachable = false;
+    p->announced_ready = false;
+    p->reported = false;
+    log_notice("registered as member '%s' (%s) in %s, batch memory budget "
+               "%" PRIu64 " bytes", p->node_id, p->addr, p->membership_uri,
+               batch_budget(p->b));
+}
+
+static void cluster_free(struct cluster *cs)
+{
+    membership_active_free(&cs->active);
+    for (size_t i = 0; i < cs->ntables; i++) {
+        if (cs->versions != NULL) {
+            free(cs->versions[i]);
+        }
+    }
+    free(cs->versions);
+    free(cs->nversions);
+    free(cs->tables);
+    memset(cs, 0, sizeof(*cs));
+}
+
+/* Reads the active map, the tables and the batch tables' versions. */
+static int read_cluster(struct puller *p, struct cluster *cs)
+{
+    memset(cs, 0, sizeof(*cs));
+    enum memb_status st = membership_active_get(p->m, &cs->active);
+    if (st != MEMB_OK) {
+        problem(p, "membership: cannot read the active map: %s",
+                memb_why(p, st));
+        return -1;
+    }
+    st = membership_table_list(p->m, &cs->tables, &cs->ntables);
+    if (st != MEMB_OK) {
+        problem(p, "membership: cannot list tables: %s", memb_why(p, st));
+        cluster_free(cs);
+        return -1;
+    }
+    size_t n = cs->ntables ? cs->ntables : 1;
+    cs->versions = calloc(n, sizeof(*cs->versions));
+    cs->nversions = calloc(n, sizeof(*cs->nversions));
+    if (cs->versions == NULL || cs->nversions == NULL) {
+        cluster_free(cs);
+        return -1;
+    }
+    for (size_t i = 0; i < cs->ntables; i++) {
+        if (cs->tables[i].kind != MEMB_TABLE_BATCH) {
+            continue;
+        }
+        st = membership_version_list(p->m, cs->tables[i].name,
+                                     &cs->versions[i], &cs->nversions[i]);
+        if (st == MEMB_NOTFOUND) {
+            cs->versions[i] = NULL;
+            cs->nversions[i] = 0;
+        } else if (st != MEMB_OK) {
+            problem(p, "membership: cannot list versions of '%s': %s",
+                    cs->tables[i].name, memb_why(p, st));
+            cluster_free(cs);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The version record of table/version from this cycle's lists, else read
+ * from membership into *scratch; NULL if there is none. */
+static const struct memb_version *find_record(struct puller *p,
+                                              const struct cluster *cs,
+                                              const char *table,
+                                              uint64_t version,
+                                              struct memb_version *scratch)
+{
+    for (size_t i = 0; i < cs->ntables; i++) {
+        if (strcmp(cs->tables[i].name, table) != 0) {
+            continue;
+        }
+        for (size_t k = 0; k < cs->nversions[i]; k++) {
+            if (cs->versions[i][k].version == version) {
+                return &cs->versions[i][k];
+            }
+        }
+        return NULL;
+    }
+    if (membership_version_get(p->m, table, version, scratch) == MEMB_OK) {
+        return scratch;
+    }
+    return NULL;
+}
+
+/* The version the active map names for table, or 0. */
+static uint64_t active_version(const struct cluster *cs, const char *table)
+{
+    for (size_t i = 0; i < cs->active.n; i++) {
+        if (strcmp(cs->active.entries[i].table, table) == 0) {
+            return cs->active.entries[i].version;
+        }
+    }
+    return 0;
+}
+
+/* ---- fetching ------------------------------------------------------------ */
+
+/* The store key of a version's manifest: its URI with the store's prefix
+ * removed, or the conventional key if the URI names another spelling. */
+static void manifest_store_key(struct puller *p, const char *table,
+                               uint64_t version, const char *uri, char *key,
+                               size_t keylen)
+{
+    char probe[MEMB_URI_MAX + 8];
+    store_uri(p->store, "x", probe, sizeof(probe));
+    size_t plen = strlen(probe);
+    if (plen > 0 && probe[plen - 1] == 'x' &&
+        strncmp(uri, probe, plen - 1) == 0 && uri[plen - 1] != '\0') {
+        snprintf(key, keylen, "%s", uri + plen - 1);
+    } else {
+        manifest_key(key, keylen, table, version);
+    }
+}
+
+static int fetch_part(void *arg, const struct batch_held *h, uint32_t part,
+                      const char *path, char *err, size_t errlen)
+{
+    struct puller *p = arg;
+    if (stopping(p)) {
+        snprintf(err, errlen, "the node is shutting down");
+        return -1;
+    }
+    const struct manifest_file *f = &h->manifest.files[part];
+    return store_get_file(p->store, f->key, path, f->checksum, err, errlen);
+}
+
+/*
+ * The held version table/version, fetching and verifying its manifest if
+ * the node does not have it (or has a copy that differs from the record).
+ */
+static struct batch_held *ensure_held(struct puller *p, const char *table,
+                                      uint64_t version,
+                                      const struct memb_version *rec,
+                                      char *err, size_t errlen)
+{
+    struct batch_held *h = batch_held_find(p->b, table, version);
+    if (h != NULL && rec != NULL && rec->manifest_checksum != 0 &&
+        h->manifest_checksum != rec->manifest_checksum && h->segs == NULL &&
+        h->state != BATCH_ACTIVE) {
+        log_notice("local manifest of %s version %" PRIu64 " differs from "
+                   "the published one: fetching it again", table, version);
+        batch_held_drop(p->b, h);
+        h = NULL;
+    }
+    if (h != NULL) {
+        return h;
+    }
+    if (rec == NULL) {
+        snprintf(err, errlen, "membership has no record of it");
+        return NULL;
+    }
+    char key[MEMB_URI_MAX];
+    manifest_store_key(p, table, version, rec->manifest_uri, key, sizeof(key));
+    char *data = NULL;
+    size_t len = 0;
+    char why[400];
+    if (store_get_bytes(p->store, key, &data, &len, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "cannot fetch its manifest %.200s: %s", key, why);
+        return NULL;
+    }
+    uint64_t sum = XXH3_64bits(data, len);
+    if (rec->manifest_checksum != 0 && sum != rec->manifest_checksum) {
+        snprintf(err, errlen, "manifest %.200s does not match its checksum "
+                 "(expected %016" PRIx64 ", got %016" PRIx64 ")",
+                 key, rec->manifest_checksum, sum);
+        free(data);
+        return NULL;
+    }
+    h = batch_held_add(p->b, table, version, data, len, err, errlen);
+    free(data);
+    return h;
+}
+
+/* Records that this node holds every partition of h (once per process). */
+static void mark_ready(struct puller *p, struct batch_held *h)
+{
+    if (p->m == NULL || h->ready_marked || h->segs == NULL) {
+        return;
+    }
+    uint32_t n = h->manifest.partitions;
+    uint32_t *parts = malloc(n * sizeof(*parts));
+    if (parts == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        parts[i] = i;
+    }
+    enum memb_status st = membership_ready_set(p->m, h->table, h->version,
+                                               p->node_id, parts, n);
+    free(parts);
+    if (st == MEMB_OK) {
+        h->ready_marked = true;
+    } else {
+        problem(p, "membership: cannot record readiness of %s version %"
+                PRIu64 ": %s", h->table, h->version, memb_why(p, st));
+    }
+}
+
+/* Maps h (fetching what is missing), checking for the fatal mlock case. */
+static int map_version(struct puller *p, struct batch_held *h, char *err,
+                       size_t errlen)
+{
+    int rc = batch_held_map(p->b, h, p->m != NULL ? fetch_part : NULL, p, err,
+                            errlen);
+    if (rc != 0 && batch_failed(p->b)) {
+        log_warning("fatal: %s", err);
+        __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        if (p->on_fatal != NULL) {
+            p->on_fatal(p->fatal_arg);
+        }
+    }
+    return rc;
+}
+
+/* ---- switching ------------------------------------------------------------ */
+
+static void log_switch(const struct memb_active *a)
+{
+    char list[1024];
+    size_t off = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < a->n && off < sizeof(list); i++) {
+        int w = snprintf(list + off, sizeof(list) - off, "%s%s=%" PRIu64,
+                         i ? " " : "", a->entries[i].table,
+                         a->entries[i].version);
+        off += w > 0 ? (size_t)w : 0;
+    }
+    log_notice("switched to generation %" PRIu64 ": %s", a->generation,
+               a->n ? list : "(no tables)");
+}
+
+/*
+ * Makes every version of the active map held and mapped, then switches
+ * all tables at once. On any failure nothing switches (the node keeps
+ * serving its current view) and the failure is retried later.
+ */
+static void try_switch(struct puller *p, const struct cluster *cs, int64_t now)
+{
+    size_t n = cs->active.n;
+    struct batch_held **hs = calloc(n ? n : 1, sizeof(*hs));
+    if (hs == NULL) {
+        return;
+    }
+    char err[768] = "";
+    const struct memb_active_entry *bad = NULL;
+    for (size_t i = 0; i < n && bad == NULL; i++) {
+        const struct memb_active_entry *e = &cs->active.entries[i];
+        struct memb_version scratch;
+        if (backing_off(p, e->table, e->version, now) || stopping(p)) {
+            free(hs);
+            return;
+        }
+        const struct memb_version *rec =
+            find_record(p, cs, e->table, e->version, &scratch);
+        hs[i] = batch_valid_table_name(e->table)
+                    ? ensure_held(p, e->table, e->version, rec, err,
+                                  sizeof(err))
+                    : NULL;
+        if (hs[i] == NULL && err[0] == '\0') {
+            snprintf(err, sizeof(err), "bad table name");
+        }
+        if (hs[i] == NULL || map_version(p, hs[i], err, sizeof(err)) != 0) {
+            bad = e;
+        }
+    }
+    if (bad != NULL) {
+        uint64_t cur = 0;
+        bool has = batch_generation(p->b, &cur);
+        log_warning("cannot switch to generation %" PRIu64 ": %s version %"
+                    PRIu64 ": %s; %s", cs->active.generation, bad->table,
+                    bad->version, err,
+                    has ? "still serving the previous generation"
+                        : "not ready yet");
+        attempt_failed(p, bad->table, bad->version, now);
+        BATCH_STAT_ADD(p->b, batch_pull_failures_total, 1);
+        free(hs);
+        return;
+    }
+    batch_switch(p->b, cs->active.generation, hs, n, now);
+    p->saved_partial = false;
+    BATCH_STAT_ADD(p->b, batch_switches_total, 1);
+    log_switch(&cs->active);
+    for (size_t i = 0; i < n; i++) {
+        attempt_clear(p, hs[i]->table, hs[i]->version);
+    }
+    free(hs);
+}
+
+/* Serves the saved view from local files (membership unreachable). */
+static void serve_saved(struct puller *p, int64_t now)
+{
+    const struct batch_saved_view *s = &p->saved;
+    struct batch_held **hs = calloc(s->n ? s->n : 1, sizeof(*hs));
+    if (hs == NULL) {
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct batch_saved_version *sv = &s->versions[i];
+        if (!sv->active) {
+            continue;
+        }
+        char err[768];
+        struct batch_held *h = batch_held_find(p->b, sv->table, sv->version);
+        if (h == NULL) {
+            log_warning("cannot serve %s version %" PRIu64 " (degraded): it "
+                        "is not on local disk", sv->table, sv->version);
+        } else if (map_version(p, h, err, sizeof(err)) != 0) {
+            log_warning("cannot serve %s version %" PRIu64 " (degraded): %s",
+                        sv->table, sv->version, err);
+        } else {
+            hs[n++] = h;
+        }
+    }
+    size_t nactive = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        nactive += s->versions[i].active;
+    }
+    p->saved_partial = n < nactive;
+    batch_switch(p->b, s->generation, hs, n, now);
+    log_notice("serving generation %" PRIu64 " from the saved view with %zu "
+               "of its %zu tables (degraded)", s->generation, n, nactive);
+    free(hs);
+}
+
+/* ---- pulling ---------------------------------------------------------------- */
+
+static void pull_failed(struct puller *p, const char *table, uint64_t version,
+                        const char *why, int64_t now)
+{
+    log_warning("cannot pull %s version %" PRIu64 ": %s", table, version, why);
+    BATCH_STAT_ADD(p->b, batch_pull_failures_total, 1);
+    attempt_failed(p, table, version, now);
+    struct attempt *a = attempt_find(p, table, version);
+    if (a != NULL && !a->refused && p->m != NULL) {
+        char reason[MEMB_FIELD_MAX];
+        snprintf(reason, sizeof(reason), "pull failed: %s", why);
+        if (membership_refusal_set(p->m, table, version, p->node_id, reason) ==
+            MEMB_OK) {
+            a->refused = true;
+        }
+    }
+}
+
+/* Pulls one staged version if it fits; refuses it if it does not. */
+static void pull_version(struct puller *p, const char *table, const struct memb_version *rec,
+                         int64_t now)
+{
+    struct batch_held *h = batch_held_find(p->b, table, rec->version);
+    struct attempt *a = attempt_find(p, table, rec->version);
+    if ((h != NULL && h->segs != NULL) || (a != NULL && now < a->retry_at_ms)) {
+        return;
+    }
+    char err[768] = "";
+    uint64_t need = rec->bytes;
+    if (need == 0) {
+        h = ensure_held(p, table, rec->version, rec, err, sizeof(err));
+        if (h == NULL) {
+            pull_failed(p, table, rec->version, err, now);
+            return;
+        }
+        need = h->manifest.bytes;
+    }
+    char reason[MEMB_FIELD_MAX];
+    if (!batch_budget_fits(batch_budget(p->b), batch_ram_bytes(p->b), need,
+                           reason, sizeof(reason))) {
+        a = attempt_get(p, table, rec->version);
+        if (a != NULL && !a->refused) {
+            enum memb_status st = membership_refusal_set(
+                p->m, table, rec->version, p->node_id, reason);
+            if (st == MEMB_OK) {
+                a->refused = true;
+            }
+            log_warning("refusing to pull %s version %" PRIu64 ": %s", table,
+                        rec->version, reason);
+            BATCH_STAT_ADD(p->b, batch_refusals_total, 1);
+        }
+        if (a != NULL) {
+            a->retry_at_ms = now + RETRY_FIRST_MS;
+        }
+        return;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (h == NULL) {
+        h = ensure_held(p, table, rec->version, rec, err, sizeof(err));
+    }
+    if (h == NULL) {
+        pull_failed(p, table, rec->version, err, now);
+        return;
+    }
+    if (map_version(p, h, err, sizeof(err)) != 0) {
+        if (h->state != BATCH_ACTIVE && h->last_active_ms == 0) {
+            batch_held_drop(p->b, h);
+        }
+        pull_failed(p, table, rec->version, err, now);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    batch_held_set_state(p->b, h, BATCH_INCOMING);
+    attempt_clear(p, table, rec->version);
+    log_notice("pulled %s version %" PRIu64 ": %" PRIu32 " partitions, %"
+               PRIu64 " rows, %" PRIu64 " bytes in %lld ms", table,
+               rec->version, h->manifest.partitions, h->manifest.rows,
+               h->manifest.bytes,
+               (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+                           (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    mark_ready(p, h);
+}
+
+/* Pulls every staged version newer than its table's active one. */
+static void pull_staged(struct puller *p, const struct cluster *cs,
+                        int64_t now)
+{
+    for (size_t i = 0; i < cs->ntables && !stopping(p); i++) {
+        const char *table = cs->tables[i].name;
+        if (cs->tables[i].kind != MEMB_TABLE_BATCH ||
+            !batch_valid_table_name(table)) {
+            continue;
+        }
+        uint64_t av = active_version(cs, table);
+        for (size_t k = 0; k < cs->nversions[i] && !stopping(p); k++) {
+            const struct memb_version *rec = &cs->versions[i][k];
+            if (rec->state == MEMB_V_STAGED && rec->version > av) {
+                pull_version(p, table, rec, now);
+            }
+        }
+    }
+}
+
+/*
+ * Decides which never-active held versions are still wanted: named by the
+ * active map, or staged and newer than the active version. Records
+ * readiness for the mapped ones that membership still considers usable.
+ */
+static void mark_wanted(struct puller *p, const struct cluster *cs)
+{
+    for (size_t i = 0; i < batch_held_count(p->b); i++) {
+        struct batch_held *h = batch_held_at(p->b, i);
+        struct memb_version scratch;
+        const struct memb_version *rec =
+            find_record(p, cs, h->table, h->version, &scratch);
+        uint64_t av = active_version(cs, h->table);
+        bool usable = rec != NULL && (rec->state == MEMB_V_STAGED ||
+                                      rec->state == MEMB_V_ACTIVE);
+        h->wanted = av == h->version ||
+                    (rec != NULL && rec->state == MEMB_V_STAGED &&
+                     h->version > av);
+        if (usable) {
+            mark_ready(p, h);
+        }
+    }
+}
+
+/* ---- retention ---------------------------------------------------------- */
+
+static void clear_ready(struct puller *p, const struct batch_held *h)
+{
+    static const uint32_t none[1] = {0};
+    if (p->m != NULL) {
+        membership_ready_set(p->m, h->table, h->version, p->node_id, none, 0);
+    }
+}
+
+/* Applies the retention plan to the held versions of one table. */
+static void retain_table(struct puller *p, const char *table, int64_t now,
+                         const struct batch_policy *pol)
+{
+    size_t n = 0, total = batch_held_count(p->b);
+    struct batch_held **hs = malloc((total ? total : 1) * sizeof(*hs));
+    struct batch_candidate *c = malloc((total ? total : 1) * sizeof(*c));
+    enum batch_fate *fate = malloc((total ? total : 1) * sizeof(*fate));
+    if (hs == NULL || c == NULL || fate == NULL) {
+        free(hs);
+        free(c);
+        free(fate);
+        return;
+    }
+    bool connected = p->m != NULL;
+    for (size_t i = 0; i < total; i++) {
+        struct batch_held *h = batch_held_at(p->b, i);
+        if (strcmp(h->table, table) == 0) {
+            hs[n] = h;
+            c[n] = (struct batch_candidate){
+                .version = h->version,
+                .last_active_ms = h->last_active_ms,
+                .active = h->state == BATCH_ACTIVE,
+                .wanted = connected ? h->wanted : true,
+            };
+            n++;
+        }
+    }
+    batch_plan_retention(pol, now, c, n, fate);
+    for (size_t i = 0; i < n; i++) {
+        struct batch_held *h = hs[i];
+        char err[768];
+        switch (fate[i]) {
+        case BATCH_ACTIVE:
+            break;
+        case BATCH_INCOMING:
+            if (h->segs != NULL) {
+                batch_held_set_state(p->b, h, BATCH_INCOMING);
+            }
+            break;
+        case BATCH_HOT:
+            if (h->segs == NULL && !backing_off(p, h->table, h->version, now)) {
+                if (map_version(p, h, err, sizeof(err)) != 0) {
+                    log_warning("cannot keep %s version %" PRIu64 " hot: %s",
+                                h->table, h->version, err);
+                    attempt_failed(p, h->table, h->version, now);
+                }
+            }
+            batch_held_set_state(p->b, h, h->segs ? BATCH_HOT : BATCH_COLD);
+            break;
+        case BATCH_GRACE:
+            batch_held_set_state(p->b, h, h->segs ? BATCH_GRACE : BATCH_COLD);
+            break;
+        case BATCH_COLD:
+            if (h->segs != NULL) {
+                log_notice("unmapping %s version %" PRIu64 " (kept on disk)",
+                           h->table, h->version);
+                batch_held_unmap(p->b, h);
+            }
+            batch_held_set_state(p->b, h, BATCH_COLD);
+            break;
+        case BATCH_DROP:
+            if (connected) {
+                log_notice("deleting %s version %" PRIu64 " from local disk",
+                           h->table, h->version);
+                clear_ready(p, h);
+                batch_held_drop(p->b, h);
+            } else {
+                batch_held_unmap(p->b, h);
+                batch_held_set_state(p->b, h, BATCH_COLD);
+            }
+            break;
+        }
+    }
+    free(hs);
+    free(c);
+    free(fate);
+}
+
+static void apply_retention(struct puller *p, int64_t now)
+{
+    const struct batch_policy *pol = batch_policy_of(p->b);
+    /* Tables first: dropping versions reorders the catalog. */
+    size_t total = batch_held_count(p->b);
+    char (*names)[BATCH_NAME_MAX] = malloc((total ? total : 1) *
+                                           sizeof(*names));
+    if (names == NULL) {
+        return;
+    }
+    size_t nnames = 0;
+    for (size_t i = 0; i < total; i++) {
+        const char *t = batch_held_at(p->b, i)->table;
+        bool seen = false;
+        for (size_t k = 0; k < nnames && !seen; k++) {
+            seen = strcmp(names[k], t) == 0;
+        }
+        if (!seen) {
+            snprintf(names[nnames++], BATCH_NAME_MAX, "%s", t);
+        }
+    }
+    for (size_t k = 0; k < nnames; k++) {
+        retain_table(p, names[k], now, pol);
+    }
+    free(names);
+}
+
+/* ---- the thread -------------------------------------------------------------- */
+
+static void sync_cluster(struct puller *p, int64_t now)
+{
+    struct cluster cs;
+    if (read_cluster(p, &cs) != 0) {
+        batch_set_degraded(p->b, true);
+        return;
+    }
+    uint64_t gen = 0;
+    bool has = batch_generation(p->b, &gen);
+    if (!has || gen != cs.active.generation || p->saved_partial) {
+        try_switch(p, &cs, now);
+    }
+    has = batch_generation(p->b, &gen);
+    if (has && gen == cs.active.generation) {
+        batch_set_degraded(p->b, false);
+        p->last_error[0] = '\0';
+        if (!p->announced_ready) {
+            enum memb_status st = membership_live_set(p->m, p->node_id, "ready");
+            if (st == MEMB_OK) {
+                p->announced_ready = true;
+                log_notice("ready: serving generation %" PRIu64, gen);
+            } else {
+                problem(p, "membership: cannot set live state: %s",
+                        memb_why(p, st));
+            }
+        }
+    }
+    if (!stopping(p)) {
+        pull_staged(p, &cs, now);
+    }
+    mark_wanted(p, &cs);
+    attempts_prune(p);
+    cluster_free(&cs);
+}
+
+static void cycle(struct puller *p)
+{
+    int64_t now = wall_ms();
+    if (!p->saved_loaded) {
+        char err[512];
+        p->saved_loaded = true;
+        if (batch_load_saved(p->b, &p->saved, now, err, sizeof(err)) != 0) {
+            log_warning("ignoring the saved view: %s", err);
+        }
+    }
+    if (p->m == NULL && now >= p->next_connect_ms) {
+        connect_membership(p, now);
+    }
+    if (p->m == NULL) {
+        uint64_t gen;
+        if (!batch_generation(p->b, &gen)) {
+            serve_saved(p, now);
+        }
+    } else {
+        sync_cluster(p, now);
+    }
+    if (!stopping(p)) {
+        apply_retention(p, now);
+    }
+    batch_commit(p->b);
+    report_memory(p);
+}
+
+static void *puller_main(void *arg)
+{
+    struct puller *p = arg;
+    while (!stopping(p)) {
+        cycle(p);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (p->interval_ms % 1000) * 1000000;
+        ts.tv_sec += (time_t)(p->interval_ms / 1000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_mutex_lock(&p->lock);
+        while (!p->stop) {
+            if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
+                break;
+            }
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s != NULL ? s : "");
+}
+
+int puller_create(const struct puller_options *o, struct batch *b,
+                  struct puller **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct puller *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    p->membership_uri = dup_or_empty(o->membership_uri);
+    p->store_uri = dup_or_empty(o->store_uri);
+    p->node_id = dup_or_empty(o->node_id);
+    p->addr = dup_or_empty(o->addr);
+    p->interval_ms = o->watch_interval_ms ? o->watch_interval_ms : 1;
+    p->on_fatal = o->on_fatal;
+    p->fatal_arg = o->fatal_arg;
+    p->b = b;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (p->membership_uri == NULL || p->store_uri == NULL ||
+        p->node_id == NULL || p->addr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        puller_destroy(&p);
+        return -1;
+    }
+    if (!batch_valid_table_name(p->node_id)) {
+        snprintf(err, errlen, "--node-id '%s' is not valid "
+                 "([A-Za-z0-9_.-], 1 to 64 characters)", p->node_id);
+        puller_destroy(&p);
+        return -1;
+    }
+    char why[512];
+    if (store_open(p->store_uri, &p->store, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "--store %s: %s", p->store_uri, why);
+        puller_destroy(&p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int puller_start(struct puller *p)
+{
+    if (pthread_create(&p->thread, NULL, puller_main, p) != 0) {
+        return -1;
+    }
+    p->started = true;
+    return 0;
+}
+
+void puller_stop(struct puller *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (p->started) {
+        pthread_join(p->thread, NULL);
+        p->started = false;
+    }
+}
+
+void puller_destroy(struct puller **pp)
+{
+    struct puller *p = *pp;
+    if (p == NULL) {
+        return;
+    }
+    puller_stop(p);
+    if (p->m != NULL) {
+        membership_close(&p->m);
+    }
+    if (p->store != NULL) {
+        store_close(&p->store);
+    }
+    batch_saved_view_free(&p->saved);
+    free(p->attempts);
+    free(p->membership_uri);
+    free(p->store_uri);
+    free(p->node_id);
+    free(p->addr);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+    *pp = NULL;
+}

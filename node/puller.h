@@ -1,0 +1,53 @@
+/*
+ * puller.h: the node's background thread for batch tables. Every
+ * --watch-interval-ms it reads the cluster state from membership (the
+ * active map and each batch table's versions), pulls staged versions newer
+ * than the active ones from the store when they fit in --batch-memory
+ * (refusing, with a reason recorded in membership, when they do not),
+ * records readiness, switches the node's view when the active map's
+ * generation changes, and applies the retention rules (batch_policy.h).
+ *
+ * It is the only writer of the batch catalog (batch.h) and the only user of
+ * the membership and store handles. If membership cannot be opened at
+ * start, the node serves the view it saved last (<data-dir>/view.json)
+ * from local files, reports itself degraded, and keeps trying.
+ */
+#ifndef LARDER_PULLER_H
+#define LARDER_PULLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct batch;
+struct puller;
+
+struct puller_options {
+    const char *membership_uri; /* e.g. "local:/data/membership" */
+    const char *store_uri;      /* e.g. "file:///data/store" */
+    const char *node_id;        /* member id */
+    const char *addr;           /* "ip:port" clients connect to */
+    uint64_t watch_interval_ms;
+    /* Called (on the puller thread) after a fatal error, e.g. a failed
+     * mlock under --require-mlock: the process should stop. */
+    void (*on_fatal)(void *arg);
+    void *fatal_arg;
+};
+
+/*
+ * Opens the store (a bad URI is an error: -1 with err) and prepares the
+ * thread; b is borrowed and must outlive the puller.
+ */
+int puller_create(const struct puller_options *o, struct batch *b,
+                  struct puller **out, char *err, size_t errlen);
+
+/* Starts the thread. -1 if it cannot be created. */
+int puller_start(struct puller *p);
+
+/* Asks the thread to stop and waits for it (a pull in progress finishes
+ * its current file first). Safe to call twice or without a start. */
+void puller_stop(struct puller *p);
+
+/* Stops the thread if needed and frees everything; sets *p to NULL. */
+void puller_destroy(struct puller **p);
+
+#endif
