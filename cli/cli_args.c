@@ -19,6 +19,9 @@ const struct cli_option_info cli_options[CLI_OPT_COUNT] = {
 /* Largest --timeout accepted: one hour. */
 #define CLI_TIMEOUT_MAX_MS 3600000
 
+/* Largest --wait accepted: one day. */
+#define CLI_WAIT_MAX_S 86400
+
 __attribute__((format(printf, 2, 3)))
 static int usage_error(struct cli_args *a, const char *fmt, ...)
 {
@@ -62,6 +65,13 @@ static int set_value(struct cli_args *a, int bit, const char *v)
                                v);
         }
         a->min_replicas = (uint32_t)n;
+        return 0;
+    case CLI_OPT_BIT_WAIT:
+        if (!parse_uint(v, CLI_WAIT_MAX_S, &n)) {
+            return usage_error(a, "--wait: \"%s\" is not a number of "
+                               "seconds (0 to %d)", v, CLI_WAIT_MAX_S);
+        }
+        a->wait_s = (uint32_t)n;
         return 0;
     case CLI_OPT_BIT_VERSION:
         if (!parse_uint(v, UINT64_MAX, &n) || n == 0) {

@@ -34,6 +34,8 @@
       "activate: allow activating part of a run's linked versions")          \
     X(MIN_REPLICAS, "min-replicas", "N",                                     \
       "activate: ready replicas each partition needs (default 1)")           \
+    X(WAIT, "wait", "SECONDS",                                               \
+      "activate: wait up to SECONDS for the versions to be ready")           \
     X(VERSION, "version", "V",                                               \
       "get, mget: read version V instead of the active one")                 \
     X(NODE, "node", "IP:PORT",                                               \
@@ -63,6 +65,7 @@ struct cli_args {
     bool help;
     bool force;
     uint32_t min_replicas;  /* 0 if not given */
+    uint32_t wait_s;        /* activate --wait; 0: refuse at once */
     uint64_t version;       /* valid if seen & CLI_OPT(VERSION) */
     const char *node;
     int timeout_ms;

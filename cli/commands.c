@@ -79,7 +79,8 @@ static const struct cli_command commands[] = {
      "All pairs change in one compare-and-set of the active map. Every "
      "version must\nbe staged or active and ready on --min-replicas nodes; "
      "versions loaded with\none run id go together unless --force.",
-     1, SIZE_MAX, CLI_OPT(FORCE) | CLI_OPT(MIN_REPLICAS), cmd_activate},
+     1, SIZE_MAX, CLI_OPT(FORCE) | CLI_OPT(MIN_REPLICAS) | CLI_OPT(WAIT),
+     cmd_activate},
     {"rollback", "", "restore the previous active map",
      "The map of the previous generation becomes current again, as a new\n"
      "generation, so linked tables go back together.", 0, 0, 0,
@@ -604,6 +605,60 @@ static void report_change(struct cli_ctx *c, const struct memb_active *before,
     print_changes(c, before, now);
 }
 
+/*
+ * True when every partition of table/version has at least `need` ready
+ * replicas. A version that does not exist counts as ready here, so that
+ * activation_apply() reports it with its own message.
+ */
+static bool version_ready(struct membership *m, const char *table,
+                          uint64_t version, uint32_t need)
+{
+    struct memb_version v;
+    if (membership_version_get(m, table, version, &v) != MEMB_OK ||
+        v.partitions == 0) {
+        return true;
+    }
+    uint32_t *counts = calloc(v.partitions, sizeof(*counts));
+    if (counts == NULL) {
+        return true;
+    }
+    bool ready = membership_ready_count(m, table, version, v.partitions,
+                                        counts) == MEMB_OK;
+    for (uint32_t p = 0; ready && p < v.partitions; p++) {
+        ready = counts[p] >= need;
+    }
+    free(counts);
+    return ready;
+}
+
+/*
+ * activate --wait: polls readiness every 100 ms until every pair is ready,
+ * a node refuses one of them, or wait_s seconds pass; activation_apply()
+ * then gives the verdict.
+ */
+static void wait_until_ready(struct cli_ctx *c,
+                             const struct activation_pair *pairs, size_t n)
+{
+    uint32_t need = c->a->min_replicas ? c->a->min_replicas : 1;
+    for (uint64_t waited_ms = 0; waited_ms < (uint64_t)c->a->wait_s * 1000;
+         waited_ms += 100) {
+        bool all = true;
+        for (size_t i = 0; i < n && all; i++) {
+            char node[MEMB_FIELD_MAX], reason[MEMB_FIELD_MAX];
+            if (membership_refusal_get(c->m, pairs[i].table, pairs[i].version,
+                                       node, reason) == MEMB_OK) {
+                return;
+            }
+            all = version_ready(c->m, pairs[i].table, pairs[i].version, need);
+        }
+        if (all) {
+            return;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int cmd_activate(struct cli_ctx *c)
 {
     const struct cli_args *a = c->a;
@@ -633,6 +688,7 @@ static int cmd_activate(struct cli_ctx *c)
         free(pairs);
         return rc;
     }
+    wait_until_ready(c, pairs, a->npos);
     struct memb_active before = {0};
     (void)membership_active_get(c->m, &before);
     struct activation_options o = {.force = a->force,
