@@ -10,7 +10,7 @@ pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
     build) pkgs+=(build-essential cmake pkg-config libevent-dev libxxhash-dev
-                 libjansson-dev libmsgpack-dev) ;;
+                 libjansson-dev libmsgpack-dev libavro-dev zlib1g-dev) ;;
     test)  pkgs+=(libcmocka-dev redis-tools python3) ;;
     bench) pkgs+=(redis-server redis-tools memcached valgrind util-linux) ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 64 ;;
