@@ -86,6 +86,13 @@ static int set_value(struct cli_args *a, int bit, const char *v)
         }
         a->node = v;
         return 0;
+    case CLI_OPT_BIT_SAMPLE:
+        if (!parse_uint(v, CLI_SAMPLE_MAX, &n)) {
+            return usage_error(a, "--sample: \"%s\" is not a number (0 to "
+                               "%d)", v, CLI_SAMPLE_MAX);
+        }
+        a->sample = (uint32_t)n;
+        return 0;
     case CLI_OPT_BIT_TIMEOUT:
         if (!parse_uint(v, CLI_TIMEOUT_MAX_MS, &n) || n == 0) {
             return usage_error(a, "--timeout: \"%s\" is not a number of "
@@ -153,6 +160,7 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv,
 {
     memset(a, 0, sizeof(*a));
     a->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+    a->sample = CLI_DEFAULT_SAMPLE;
     a->pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*a->pos));
     if (a->pos == NULL) {
         return usage_error(a, "out of memory");
@@ -207,6 +215,16 @@ bool cli_valid_table_name(const char *s)
         }
     }
     return n >= 1 && n <= 64;
+}
+
+int cli_args_parse_version(const char *s, uint64_t *version)
+{
+    uint64_t v;
+    if (!parse_uint(s, UINT64_MAX, &v) || v == 0) {
+        return -1;
+    }
+    *version = v;
+    return 0;
 }
 
 int cli_args_parse_pair(const char *s, char *table, size_t tablelen,

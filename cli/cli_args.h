@@ -23,6 +23,10 @@
 /* Default of --timeout, milliseconds. */
 #define CLI_DEFAULT_TIMEOUT_MS 2000
 
+/* Default and largest --sample (diff). */
+#define CLI_DEFAULT_SAMPLE 10
+#define CLI_SAMPLE_MAX 10000
+
 /* X(ID, name, value placeholder or NULL for a flag, help) */
 #define CLI_OPTIONS(X)                                                       \
     X(MEMBERSHIP, "membership", "URI",                                       \
@@ -39,9 +43,11 @@
     X(VERSION, "version", "V",                                               \
       "get, mget: read version V instead of the active one")                 \
     X(NODE, "node", "IP:PORT",                                               \
-      "get, mget: ask this node instead of a live member")                   \
+      "get, mget, status: ask this node instead of a live member")           \
     X(TIMEOUT, "timeout", "MS",                                              \
-      "get, mget: connect and reply timeout (default 2000)")
+      "get, mget, status: connect and reply timeout (default 2000)")         \
+    X(SAMPLE, "sample", "N",                                                 \
+      "diff: how many changed values to show (default 10)")
 
 #define CLI_OPTION_BIT(id, name, value, help) CLI_OPT_BIT_##id,
 enum cli_option_bit { CLI_OPTIONS(CLI_OPTION_BIT) CLI_OPT_COUNT };
@@ -69,6 +75,7 @@ struct cli_args {
     uint64_t version;       /* valid if seen & CLI_OPT(VERSION) */
     const char *node;
     int timeout_ms;
+    uint32_t sample;        /* diff --sample */
     const char *command;    /* NULL if none was given */
     const char **pos;       /* arguments after the command (malloc'd array
                                of borrowed argv strings) */
@@ -88,6 +95,9 @@ void cli_args_free(struct cli_args *a);
 
 /* True if s is a table name: [A-Za-z0-9_.-]{1,64}. */
 bool cli_valid_table_name(const char *s);
+
+/* Parses a version number (decimal, > 0); 0, or -1 if s is not one. */
+int cli_args_parse_version(const char *s, uint64_t *version);
 
 /*
  * Parses "TABLE=VERSION" (as given to activate). Returns 0, or -1 with a

@@ -9,7 +9,9 @@
  * to the membership backend through membership.h and activation.h. get and
  * mget find a live member in the membership (or take --node), connect to
  * it with the blocking RESP client and send T.GET / T.MGET; values that are
- * stored rows (msgpack maps) are shown as JSON (value_format.h).
+ * stored rows (msgpack maps) are shown as JSON (value_format.h). diff reads
+ * two versions' manifests and segments from the store their records name
+ * (manifest_fetch.h) and compares them (version_diff.h).
  *
  * A command builds its standard output in memory and writes it at the end,
  * so a failure half-way never leaves half a table or half a JSON document
@@ -29,10 +31,13 @@
 #include "activation.h"
 #include "buf.h"
 #include "json_writer.h"
+#include "manifest_fetch.h"
 #include "membership.h"
+#include "node_status.h"
 #include "resp_client.h"
 #include "text_table.h"
 #include "value_format.h"
+#include "version_diff.h"
 
 /* Options every command accepts. */
 #define CLI_GLOBAL_OPTS (CLI_OPT(MEMBERSHIP) | CLI_OPT(JSON) | CLI_OPT(HELP))
@@ -66,6 +71,8 @@ static int cmd_activate(struct cli_ctx *c);
 static int cmd_rollback(struct cli_ctx *c);
 static int cmd_get(struct cli_ctx *c);
 static int cmd_mget(struct cli_ctx *c);
+static int cmd_diff(struct cli_ctx *c);
+static int cmd_status(struct cli_ctx *c);
 
 static const struct cli_command commands[] = {
     {"tables", "", "table configs and the active version of each", NULL, 0,
@@ -93,6 +100,18 @@ static const struct cli_command commands[] = {
      "Without\n--version, a key named VERSION cannot be second to last (the "
      "node would read\nit as the VERSION option).", 2, SIZE_MAX,
      CLI_READ_OPTS, cmd_mget},
+    {"diff", "TABLE V1 V2", "compare two versions of a batch table",
+     "Counts the keys V2 adds and removes, and the keys whose value "
+     "changed, and\nshows up to --sample changed values (V1's, then V2's). "
+     "Reads both versions from\nthe store their records name, so staged "
+     "versions can be compared before\nanyone activates them. Values print "
+     "as get prints them.", 3, 3, CLI_OPT(SAMPLE), cmd_diff},
+    {"status", "", "health and freshness of a live node's tables",
+     "Asks the node (--node, or a live member) for INFO batch and shows its "
+     "health\n(ok, degraded with the reasons, starting, stopping) and, per "
+     "batch table, the\nactive version, its age and its max age. Exits 1 "
+     "unless the node is ok.", 0, 0, CLI_OPT(NODE) | CLI_OPT(TIMEOUT),
+     cmd_status},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -142,7 +161,7 @@ static void print_usage(FILE *f)
         print_option(f, bit);
     }
     fputs("\nExit codes: 0 ok, 1 not found or refused, 2 usage, 3 cannot "
-          "reach the node or the membership.\n", f);
+          "reach the node, the membership or the store.\n", f);
 }
 
 static void print_command_usage(FILE *f, const struct cli_command *cmd)
@@ -174,7 +193,7 @@ static void print_command_help(FILE *f, const struct cli_command *cmd)
         }
     }
     fputs("\nExit codes: 0 ok, 1 not found or refused, 2 usage, 3 cannot "
-          "reach the node or the membership.\n", f);
+          "reach the node, the membership or the store.\n", f);
 }
 
 static const struct cli_command *find_command(const char *name)
@@ -957,6 +976,368 @@ static int cmd_mget(struct cli_ctx *c)
         if (c->a->json) {
             jw_array_end(&w);
             buf_append(&c->text, "\n", 1);
+        }
+    }
+    resp_reply_free(r);
+    resp_client_close(&cl);
+    return rc;
+}
+
+/* ---- diff --------------------------------------------------------------- */
+
+/* One version being compared: its record, manifest and store. */
+struct diff_input {
+    struct memb_version rec;
+    struct manifest manifest;
+    struct store *store;
+};
+
+static void diff_input_free(struct diff_input *in)
+{
+    manifest_free(&in->manifest);
+    store_close(&in->store);
+}
+
+/* Reads table/version's record and manifest into in; an exit code. */
+static int diff_open(struct cli_ctx *c, const char *table, uint64_t version,
+                     struct diff_input *in)
+{
+    enum memb_status st = membership_version_get(c->m, table, version,
+                                                 &in->rec);
+    if (st == MEMB_NOTFOUND) {
+        return say(c, CLI_EXIT_NOTFOUND, "table %s has no version %llu",
+                   table, (unsigned long long)version);
+    }
+    if (st != MEMB_OK) {
+        return memb_failed(c, st, "cannot read the version record");
+    }
+    if (in->rec.manifest_uri[0] == '\0') {
+        return say(c, CLI_EXIT_NOTFOUND, "%s version %llu has no manifest "
+                   "(state %s)", table, (unsigned long long)version,
+                   memb_version_state_name(in->rec.state));
+    }
+    char err[1024];
+    if (manifest_fetch(in->rec.manifest_uri, in->rec.manifest_checksum,
+                       table, version, &in->manifest, &in->store, err,
+                       sizeof(err)) != 0) {
+        return say(c, CLI_EXIT_UNREACHABLE, "%s version %llu: %s", table,
+                   (unsigned long long)version, err);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* True if s[0, n) is valid UTF-8. */
+static bool is_utf8(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k = jw_utf8_seq((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+static void json_diff_side(struct json_writer *w, const char *name,
+                           const struct diff_input *in)
+{
+    jw_key_str(w, name);
+    jw_object_begin(w);
+    jw_key_str(w, "version");
+    jw_u64(w, in->rec.version);
+    jw_key_str(w, "state");
+    jw_str(w, memb_version_state_name(in->rec.state));
+    jw_key_str(w, "rows");
+    jw_u64(w, in->manifest.rows);
+    jw_key_str(w, "partitions");
+    jw_u64(w, in->manifest.partitions);
+    jw_object_end(w);
+}
+
+/* A changed key as JSON: key, from, to, and which of them are base64. */
+static void json_change(struct json_writer *w,
+                        const struct version_diff_change *ch)
+{
+    jw_object_begin(w);
+    bool key_text = is_utf8(ch->key, ch->klen);
+    jw_key_str(w, "key");
+    if (key_text) {
+        jw_string(w, ch->key, ch->klen);
+    } else {
+        struct buf b64 = {0};
+        value_append_base64(&b64, ch->key, ch->klen);
+        jw_string(w, b64.data ? b64.data : "", b64.len);
+        buf_deinit(&b64);
+    }
+    jw_key_str(w, "from");
+    enum value_kind from = value_write_json(w, ch->from, ch->flen);
+    jw_key_str(w, "to");
+    enum value_kind to = value_write_json(w, ch->to, ch->tlen);
+    if (!key_text) {
+        jw_key_str(w, "key_encoding");
+        jw_str(w, "base64");
+    }
+    if (from == VALUE_BINARY) {
+        jw_key_str(w, "from_encoding");
+        jw_str(w, "base64");
+    }
+    if (to == VALUE_BINARY) {
+        jw_key_str(w, "to_encoding");
+        jw_str(w, "base64");
+    }
+    jw_object_end(w);
+}
+
+static void print_diff(struct cli_ctx *c, const char *table,
+                       const struct diff_input *a, const struct diff_input *b,
+                       const struct version_diff *d)
+{
+    if (c->a->json) {
+        struct json_writer w;
+        jw_init(&w, &c->text);
+        jw_object_begin(&w);
+        jw_key_str(&w, "table");
+        jw_str(&w, table);
+        json_diff_side(&w, "from", a);
+        json_diff_side(&w, "to", b);
+        jw_key_str(&w, "added");
+        jw_u64(&w, d->added);
+        jw_key_str(&w, "removed");
+        jw_u64(&w, d->removed);
+        jw_key_str(&w, "changed");
+        jw_u64(&w, d->changed);
+        jw_key_str(&w, "unchanged");
+        jw_u64(&w, d->unchanged);
+        jw_key_str(&w, "sample");
+        jw_array_begin(&w);
+        for (size_t i = 0; i < d->nsample; i++) {
+            json_change(&w, &d->sample[i]);
+        }
+        jw_array_end(&w);
+        jw_object_end(&w);
+        buf_append(&c->text, "\n", 1);
+        return;
+    }
+    buf_printf(&c->text, "%s: version %llu (%s, %llu rows) -> version %llu "
+               "(%s, %llu rows)\n", table,
+               (unsigned long long)a->rec.version,
+               memb_version_state_name(a->rec.state),
+               (unsigned long long)a->manifest.rows,
+               (unsigned long long)b->rec.version,
+               memb_version_state_name(b->rec.state),
+               (unsigned long long)b->manifest.rows);
+    buf_printf(&c->text, "added      %llu\nremoved    %llu\nchanged    "
+               "%llu\nunchanged  %llu\n", (unsigned long long)d->added,
+               (unsigned long long)d->removed,
+               (unsigned long long)d->changed,
+               (unsigned long long)d->unchanged);
+    if (d->nsample == 0) {
+        return;
+    }
+    buf_printf(&c->text, "changed values (%zu of %llu):\n", d->nsample,
+               (unsigned long long)d->changed);
+    for (size_t i = 0; i < d->nsample; i++) {
+        const struct version_diff_change *ch = &d->sample[i];
+        value_append_text(&c->text, ch->key, ch->klen);
+        buf_append_str(&c->text, "\n  - ");
+        value_append_human(&c->text, ch->from, ch->flen);
+        buf_append_str(&c->text, "\n  + ");
+        value_append_human(&c->text, ch->to, ch->tlen);
+        buf_append(&c->text, "\n", 1);
+    }
+}
+
+static int cmd_diff(struct cli_ctx *c)
+{
+    const char *table = c->a->pos[0];
+    uint64_t v1, v2;
+    int rc = check_table_arg(c, table);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    for (int i = 1; i <= 2; i++) {
+        if (cli_args_parse_version(c->a->pos[i], i == 1 ? &v1 : &v2) != 0) {
+            return say(c, CLI_EXIT_USAGE, "\"%s\" is not a version number",
+                       c->a->pos[i]);
+        }
+    }
+    rc = open_membership(c);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    struct diff_input a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    rc = diff_open(c, table, v1, &a);
+    if (rc == CLI_EXIT_OK) {
+        rc = diff_open(c, table, v2, &b);
+    }
+    if (rc == CLI_EXIT_OK) {
+        struct version_diff_side old = {&a.manifest, a.store};
+        struct version_diff_side now = {&b.manifest, b.store};
+        struct version_diff d;
+        char err[1024];
+        if (version_diff_compute(&old, &now, c->a->sample, &d, err,
+                                 sizeof(err)) != 0) {
+            rc = say(c, CLI_EXIT_UNREACHABLE, "cannot compare: %s", err);
+        } else {
+            print_diff(c, table, &a, &b, &d);
+            version_diff_free(&d);
+        }
+    }
+    diff_input_free(&a);
+    diff_input_free(&b);
+    return rc;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+/* Formats seconds as "45s", "3m 5s", "2h 10m", "4d 3h". */
+static void format_age(uint64_t s, char *out, size_t outlen)
+{
+    if (s < 60) {
+        snprintf(out, outlen, "%llus", (unsigned long long)s);
+    } else if (s < 3600) {
+        snprintf(out, outlen, "%llum %llus", (unsigned long long)(s / 60),
+                 (unsigned long long)(s % 60));
+    } else if (s < 86400) {
+        snprintf(out, outlen, "%lluh %llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    } else {
+        snprintf(out, outlen, "%llud %lluh", (unsigned long long)(s / 86400),
+                 (unsigned long long)(s % 86400 / 3600));
+    }
+}
+
+static void emit_status_json(struct cli_ctx *c, const char *peer,
+                             const struct node_status *st)
+{
+    struct json_writer w;
+    jw_init(&w, &c->text);
+    jw_object_begin(&w);
+    jw_key_str(&w, "node");
+    jw_str(&w, peer);
+    jw_key_str(&w, "health");
+    jw_str(&w, st->health);
+    jw_key_str(&w, "reasons");
+    jw_array_begin(&w);
+    for (const char *r = st->reasons; *r != '\0';) {
+        const char *end = strstr(r, "; ");
+        size_t n = end != NULL ? (size_t)(end - r) : strlen(r);
+        jw_string(&w, r, n);
+        r += n + (end != NULL ? 2 : 0);
+    }
+    jw_array_end(&w);
+    jw_key_str(&w, "batch_state");
+    jw_str(&w, st->state);
+    jw_key_str(&w, "membership_reachable");
+    jw_bool(&w, !st->degraded);
+    jw_key_str(&w, "generation");
+    jw_u64(&w, st->generation);
+    jw_key_str(&w, "tables");
+    jw_array_begin(&w);
+    for (size_t i = 0; i < st->ntables; i++) {
+        const struct node_status_table *t = &st->tables[i];
+        jw_object_begin(&w);
+        jw_key_str(&w, "table");
+        jw_str(&w, t->name);
+        jw_key_str(&w, "version");
+        jw_u64(&w, t->version);
+        jw_key_str(&w, "rows");
+        jw_u64(&w, t->rows);
+        jw_key_str(&w, "bytes");
+        jw_u64(&w, t->bytes);
+        jw_key_str(&w, "age_seconds");
+        jw_u64(&w, t->age_s);
+        jw_key_str(&w, "max_age_seconds");
+        jw_u64(&w, t->max_age_s);
+        jw_key_str(&w, "fresh");
+        jw_bool(&w, node_status_fresh(t));
+        jw_object_end(&w);
+    }
+    jw_array_end(&w);
+    jw_object_end(&w);
+    buf_append(&c->text, "\n", 1);
+}
+
+static int emit_status_text(struct cli_ctx *c, const char *peer,
+                            const struct node_status *st)
+{
+    buf_printf(&c->text, "%s: %s, generation %llu%s\n", peer, st->health,
+               (unsigned long long)st->generation,
+               st->degraded ? ", membership unreachable" : "");
+    for (const char *r = st->reasons; *r != '\0';) {
+        const char *end = strstr(r, "; ");
+        size_t n = end != NULL ? (size_t)(end - r) : strlen(r);
+        buf_printf(&c->text, "  %.*s\n", (int)n, r);
+        r += n + (end != NULL ? 2 : 0);
+    }
+    if (st->ntables == 0) {
+        return CLI_EXIT_OK;
+    }
+    buf_append(&c->text, "\n", 1);
+    const char *hdr[] = {"TABLE", "VERSION", "ROWS", "AGE", "MAX AGE",
+                         "FRESH"};
+    struct text_table t;
+    text_table_init(&t, 6, hdr);
+    for (size_t i = 0; i < st->ntables; i++) {
+        const struct node_status_table *x = &st->tables[i];
+        char version[24], rows[24], age[32], max_age[32];
+        snprintf(version, sizeof(version), "%llu",
+                 (unsigned long long)x->version);
+        snprintf(rows, sizeof(rows), "%llu", (unsigned long long)x->rows);
+        format_age(x->age_s, age, sizeof(age));
+        if (x->max_age_s > 0) {
+            format_age(x->max_age_s, max_age, sizeof(max_age));
+        } else {
+            snprintf(max_age, sizeof(max_age), "-");
+        }
+        const char *row[] = {x->name,  version,
+                             x->version ? rows : "-",
+                             x->version ? age : "-", max_age,
+                             x->version == 0           ? "-"
+                             : node_status_fresh(x) ? "yes"
+                                                    : "no"};
+        text_table_add(&t, row);
+    }
+    return emit_table(c, &t);
+}
+
+static int cmd_status(struct cli_ctx *c)
+{
+    struct resp_client *cl = NULL;
+    int rc = connect_node(c, &cl);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    const char *argv[] = {"INFO", "batch"};
+    struct resp_reply *r = NULL;
+    char err[512] = "";
+    if (resp_client_command(cl, 2, argv, NULL, &r, err, sizeof(err)) !=
+        RESP_CLIENT_OK) {
+        rc = say(c, CLI_EXIT_UNREACHABLE, "%s", err);
+    } else if (r->type == RESP_REPLY_ERRORMSG) {
+        rc = say(c, CLI_EXIT_NOTFOUND, "%s: %s", resp_client_peer(cl),
+                 r->str);
+    } else if (!reply_value(r)) {
+        rc = say(c, CLI_EXIT_NOTFOUND, "%s: unexpected %s reply to INFO",
+                 resp_client_peer(cl), resp_reply_type_name(r->type));
+    } else {
+        struct node_status st;
+        if (node_status_parse(r->str, r->len, &st, err, sizeof(err)) != 0) {
+            rc = say(c, CLI_EXIT_NOTFOUND, "%s: %s", resp_client_peer(cl),
+                     err);
+        } else {
+            if (c->a->json) {
+                emit_status_json(c, resp_client_peer(cl), &st);
+            } else {
+                rc = emit_status_text(c, resp_client_peer(cl), &st);
+            }
+            if (rc == CLI_EXIT_OK && strcmp(st.health, "ok") != 0) {
+                rc = CLI_EXIT_NOTFOUND;
+            }
+            node_status_free(&st);
         }
     }
     resp_reply_free(r);

@@ -514,14 +514,19 @@ enum resp_reply_status resp_reply_parse(struct resp_reply_parser *p,
                 return RESP_REPLY_NEED_MORE;
             }
             size_t end = (size_t)(nl - buf);
+            /*
+             * The length before the CRLF: a line refused as too long while
+             * its '\n' had not arrived is refused the same way once it has,
+             * so the error does not depend on how the bytes were split.
+             */
+            if (end - p->pos > p->limits.max_line + 2) {
+                return fail(p, "header line longer than %zu bytes",
+                            p->limits.max_line);
+            }
             if (end < p->pos + 2 || buf[end - 1] != '\r') {
                 return fail(p, "line not ended by CRLF");
             }
             size_t n = end - 1 - (p->pos + 1);
-            if (n > p->limits.max_line) {
-                return fail(p, "header line longer than %zu bytes",
-                            p->limits.max_line);
-            }
             st = header_done(p, buf[p->pos], buf + p->pos + 1, n);
             p->pos = end + 1;
             p->scan = p->pos;

@@ -1,6 +1,6 @@
 /*
  * snap_format.h: the byte layout of a snapshot segment file, shared by the
- * writer (loader/snapshot_writer.c) and the reader (node/segment.c). The
+ * writer (loader/snapshot_writer.c) and the reader (common/segment.c). The
  * layout is specified byte by byte in docs/snapshot-format.md; in short:
  *
  *   header (152 bytes) | index (slots x 8 bytes) | data (records) | footer

@@ -179,6 +179,19 @@ int store_get_bytes(struct store *s, const char *key, char **data,
     return s->be->get_bytes(s->state, key, data, len, err, errlen);
 }
 
+int store_local_path(const struct store *s, const char *key, char *out,
+                     size_t outlen, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    if (s->be->local_path == NULL) {
+        snprintf(err, errlen, "store %s has no local files", s->uri);
+        return -1;
+    }
+    return s->be->local_path(s->state, key, out, outlen, err, errlen);
+}
+
 void store_uri(const struct store *s, const char *key, char *out,
                size_t outlen)
 {

@@ -56,6 +56,16 @@ int store_get_bytes(struct store *s, const char *key, char **data,
                     size_t *len, char *err, size_t errlen);
 
 /*
+ * The path of the local file that holds key, for stores whose objects are
+ * files on this machine (file://), so a reader can map an object in place
+ * instead of copying it. Returns 0, or -1 with err for a store without
+ * local files or a path longer than outlen. Says nothing about whether the
+ * object exists.
+ */
+int store_local_path(const struct store *s, const char *key, char *out,
+                     size_t outlen, char *err, size_t errlen);
+
+/*
  * True if key is a valid object key: '/'-separated components of
  * [A-Za-z0-9_.-], none empty, "." or "..", at most 1024 bytes. Every
  * function above refuses other keys.

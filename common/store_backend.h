@@ -33,6 +33,12 @@ struct store_backend {
                     uint64_t expected_checksum, char *err, size_t errlen);
     int (*get_bytes)(void *state, const char *key, char **data, size_t *len,
                      char *err, size_t errlen);
+    /*
+     * The local file holding key, for backends whose objects are files on
+     * this machine; NULL for a backend without local files.
+     */
+    int (*local_path)(const void *state, const char *key, char *out,
+                      size_t outlen, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_file_backend;

@@ -283,6 +283,17 @@ static int file_get_bytes(void *state, const char *key, char **data,
     return 0;
 }
 
+static int file_local_path(const void *state, const char *key, char *out,
+                           size_t outlen, char *err, size_t errlen)
+{
+    const struct file_store *fs = state;
+    if ((size_t)snprintf(out, outlen, "%s/%s", fs->root, key) >= outlen) {
+        snprintf(err, errlen, "path of object '%s' is too long", key);
+        return -1;
+    }
+    return 0;
+}
+
 const struct store_backend store_file_backend = {
     .scheme = "file://",
     .open = file_open,
@@ -292,4 +303,5 @@ const struct store_backend store_file_backend = {
     .put_bytes = file_put_bytes,
     .get_file = file_get_file,
     .get_bytes = file_get_bytes,
+    .local_path = file_local_path,
 };

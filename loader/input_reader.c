@@ -14,6 +14,9 @@ static const struct {
 } input_formats[] = {
     {&input_format_tsv, ".tsv .tab"},
     {&input_format_jsonl, ".jsonl .ndjson .json"},
+    {&input_format_csv, ".csv"},
+    {&input_format_avro, ".avro"},
+    {&input_format_msgpack, ".msgpack .mpk"},
 };
 
 #define NFORMATS (sizeof(input_formats) / sizeof(input_formats[0]))
@@ -30,12 +33,17 @@ const struct input_format *input_format_find(const char *name)
 
 const struct input_format *input_format_guess(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    const char *dot = strrchr(slash ? slash : path, '.');
-    if (dot == NULL || dot[1] == '\0') {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t blen = strlen(base);
+    if (blen > 3 && strcasecmp(base + blen - 3, ".gz") == 0) {
+        blen -= 3; /* part-0.csv.gz: the extension before .gz */
+    }
+    const char *dot = memrchr(base, '.', blen);
+    if (dot == NULL || dot + 1 == base + blen) {
         return NULL;
     }
-    size_t elen = strlen(dot);
+    size_t elen = (size_t)(base + blen - dot);
     for (size_t i = 0; i < NFORMATS; i++) {
         const char *p = input_formats[i].extensions;
         while (*p) {
@@ -48,6 +56,12 @@ const struct input_format *input_format_guess(const char *path)
         }
     }
     return NULL;
+}
+
+uint64_t input_layout_new(void)
+{
+    static uint64_t next_layout = 1;
+    return __atomic_fetch_add(&next_layout, 1, __ATOMIC_RELAXED);
 }
 
 const char *input_status_name(enum input_status st)

@@ -1,6 +1,7 @@
 /*
  * input_reader.h: the one interface every input format of larder-load
- * implements (reader_tsv.c, reader_jsonl.c; csv, avro and msgpack later).
+ * implements (reader_tsv.c, reader_jsonl.c, reader_csv.c, reader_avro.c,
+ * reader_msgpack.c).
  *
  * A format is a vtable — open a file, take the next row, close — named by
  * a short string ("tsv", "jsonl"). A row is a list of named fields whose
@@ -74,7 +75,8 @@ enum input_status {
     INPUT_ROW = 0,   /* next(): a row was returned */
     INPUT_EOF,       /* next(): no more rows */
     INPUT_BAD_ROW,   /* next(): this row is malformed (err, pos); go on */
-    INPUT_BAD_FILE,  /* the file as a whole is unusable (no header...) */
+    INPUT_BAD_FILE,  /* the file as a whole is unusable (no header, a
+                        truncated gzip stream...) */
     INPUT_NOT_FOUND, /* open(): the file is missing or not readable */
     INPUT_IO,        /* a read error: the load cannot go on */
 };
@@ -96,8 +98,10 @@ struct input_format {
                               void **state, char *err, size_t errlen);
     /*
      * Returns the next row (INPUT_ROW), INPUT_EOF, INPUT_BAD_ROW (err says
-     * why; the reader has skipped the row and may be called again) or
-     * INPUT_IO. pos is filled for rows and bad rows.
+     * why; the reader has skipped the row and may be called again),
+     * INPUT_BAD_FILE (the rest of the file is unusable: damaged data, such
+     * as a truncated gzip stream) or INPUT_IO. pos is filled for rows and
+     * bad rows.
      */
     enum input_status (*next)(void *state, struct input_row *row,
                               struct input_pos *pos, char *err,
@@ -108,15 +112,26 @@ struct input_format {
 
 extern const struct input_format input_format_tsv;
 extern const struct input_format input_format_jsonl;
+extern const struct input_format input_format_csv;
+extern const struct input_format input_format_avro;
+extern const struct input_format input_format_msgpack;
 
 /* The format called name ("tsv", "jsonl"), or NULL. */
 const struct input_format *input_format_find(const char *name);
 
 /*
  * The format a file name suggests by its extension (.tsv, .tab; .jsonl,
- * .ndjson, .json), or NULL.
+ * .ndjson, .json; .csv; .avro; .msgpack, .mpk), or NULL. A final .gz is
+ * looked through (part-0.csv.gz is CSV): every format reads gzip
+ * (byte_source.h).
  */
 const struct input_format *input_format_guess(const char *path);
+
+/*
+ * A new layout id (struct input_row), unique in the process across every
+ * format, for a reader whose rows share their fields (one per file).
+ */
+uint64_t input_layout_new(void);
 
 /* The name of a status, for messages. */
 const char *input_status_name(enum input_status st);

@@ -1,23 +1,23 @@
 /*
  * This file implements line_source: buffered line reading for the
  * line-oriented input formats. The buffer starts at 1 MiB and grows (up to
- * the line limit) only for lines that do not fit; data is read with plain
- * read(2) calls after a POSIX_FADV_SEQUENTIAL hint.
+ * the line limit) only for lines that do not fit; data comes from a
+ * byte_source, so a gzip file is read as its decompressed text.
  */
 #include "line_source.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "byte_source.h"
 
 #define LINE_SOURCE_CHUNK (1u << 20)
 
 struct line_source {
-    int fd;
+    struct byte_source *src;
     char *buf;
     size_t cap;      /* usable bytes; one more is allocated for a NUL */
     size_t start;    /* first unconsumed byte */
@@ -25,7 +25,7 @@ struct line_source {
     size_t scanned;  /* bytes after start known to hold no newline */
     size_t max_line;
     uint64_t lineno; /* lines returned or skipped so far */
-    uint64_t offset; /* file offset of buf[start] */
+    uint64_t offset; /* stream offset of buf[start] */
     bool eof;
     bool skipping;   /* inside a too-long line, discarding to its end */
 };
@@ -33,11 +33,8 @@ struct line_source {
 int line_source_open(const char *path, size_t max_line,
                      struct line_source **out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
-        errno = e;
+    struct byte_source *src;
+    if (byte_source_open(path, &src, err, errlen) != 0) {
         return -1;
     }
     struct line_source *s = calloc(1, sizeof(*s));
@@ -49,13 +46,12 @@ int line_source_open(const char *path, size_t max_line,
     if (s == NULL || buf == NULL) {
         free(s);
         free(buf);
-        close(fd);
+        byte_source_close(src);
         snprintf(err, errlen, "out of memory");
         errno = ENOMEM;
         return -1;
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    s->fd = fd;
+    s->src = src;
     s->buf = buf;
     s->cap = cap;
     s->max_line = max_line;
@@ -68,7 +64,7 @@ void line_source_close(struct line_source *s)
     if (s == NULL) {
         return;
     }
-    close(s->fd);
+    byte_source_close(s->src);
     free(s->buf);
     free(s);
 }
@@ -102,24 +98,20 @@ static bool make_room(struct line_source *s)
     return true;
 }
 
-/* Reads more data; 1 if some came, 0 at EOF, -1 on error. */
+/* Reads more data; 1 if some came, 0 at EOF, -1 on error (errno set). */
 static int fill(struct line_source *s, char *err, size_t errlen)
 {
-    for (;;) {
-        ssize_t n = read(s->fd, s->buf + s->end, s->cap - s->end);
-        if (n > 0) {
-            s->end += (size_t)n;
-            return 1;
-        }
-        if (n == 0) {
-            s->eof = true;
-            return 0;
-        }
-        if (errno != EINTR) {
-            snprintf(err, errlen, "read error: %s", strerror(errno));
-            return -1;
-        }
+    ssize_t n = byte_source_read(s->src, s->buf + s->end, s->cap - s->end,
+                                 err, errlen);
+    if (n > 0) {
+        s->end += (size_t)n;
+        return 1;
     }
+    if (n == 0) {
+        s->eof = true;
+        return 0;
+    }
+    return -1;
 }
 
 enum line_status line_source_next(struct line_source *s, char **line,

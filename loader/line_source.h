@@ -1,7 +1,9 @@
 /*
  * line_source.h: reads a file as lines, in large sequential reads, for the
  * line-oriented input formats (TSV, JSONL). I/O only: it knows newlines,
- * nothing about what is between them.
+ * nothing about what is between them. The bytes come from byte_source.h,
+ * so a gzip file gives the lines of its decompressed text; line numbers
+ * and offsets are then those of the decompressed text.
  *
  * A line is returned without its "\n" (and without a "\r" before it),
  * NUL-terminated and writable in place (parsers may split it), valid until
@@ -18,14 +20,16 @@ enum line_status {
     LINE_OK = 0,
     LINE_EOF,
     LINE_TOO_LONG, /* skipped; lineno and offset say which */
-    LINE_ERR,      /* read error, message in err */
+    LINE_ERR,      /* the file cannot be read on: message in err, errno
+                      EBADMSG for damaged data (a truncated or corrupt
+                      gzip stream), else the read error */
 };
 
 struct line_source;
 
 /*
  * Opens path for reading. Returns 0, or -1 with err and errno set (ENOENT,
- * EACCES, EISDIR... as open(2) gives them).
+ * EACCES, EISDIR... as open(2) gives them, or ENOMEM).
  */
 int line_source_open(const char *path, size_t max_line,
                      struct line_source **out, char *err, size_t errlen);

@@ -8,8 +8,9 @@
  *             bad rows counted (the first ten reported), bad-row gates
  *   build     each partition's run -> snapshot_writer -> a segment file,
  *             by a few threads, one partition each at a time
- *   gate      row-count change against the active version; the memory
- *             check against the live members' --batch-memory
+ *   gate      row-count change and schema change against the active
+ *             version; the memory check against the live members'
+ *             --batch-memory
  *   publish   segments and manifest to the store; table config (first
  *             load); version record STAGED
  *   wait      until every partition has min-replicas ready replicas, or a
@@ -42,8 +43,11 @@
 #include "input_files.h"
 #include "log.h"
 #include "manifest.h"
+#include "manifest_fetch.h"
 #include "membership.h"
+#include "progress.h"
 #include "row_encoder.h"
+#include "schema.h"
 #include "snap_format.h"
 #include "spill.h"
 #include "store.h"
@@ -70,6 +74,8 @@ struct load_ctx {
     bool have_work;
     struct row_encoder *enc;
     struct spill *spill;
+    struct progress *progress; /* NULL: no progress line */
+    uint64_t bytes_before;     /* input bytes of the files already read */
     bool have_version;
     struct snap_file_info *infos; /* per partition, after build */
     char manifest_uri[MEMB_URI_MAX];
@@ -209,12 +215,14 @@ static int prepare(struct load_ctx *x)
     if (row_encoder_create(&eo, &x->enc, err, sizeof(err)) != 0) {
         return fail(x, LOAD_EXIT_USAGE, "%s", err);
     }
-    switch (input_files_expand(c->inputs, c->ninputs, &x->files, err,
-                               sizeof(err))) {
+    switch (input_files_expand(c->inputs, c->ninputs, c->allow_incomplete,
+                               &x->files, err, sizeof(err))) {
     case INPUT_FILES_OK:
         break;
     case INPUT_FILES_NOMEM:
         return fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+    case INPUT_FILES_INCOMPLETE:
+        return fail(x, LOAD_EXIT_DATA, "%s", err);
     default:
         return fail(x, LOAD_EXIT_NOINPUT, "%s", err);
     }
@@ -320,6 +328,7 @@ static void note_bad_row(struct load_ctx *x, const char *file,
     b->line = pos->line;
     b->offset = pos->offset;
     copy_str(b->reason, sizeof(b->reason), why);
+    progress_clear(x->progress);
     if (pos->line > 0) {
         log_warning("bad row: %s:%llu: %s", file,
                     (unsigned long long)pos->line, why);
@@ -364,6 +373,8 @@ static int read_file(struct load_ctx *x, const char *path,
             if ((rc = check_interrupt(x)) != 0) {
                 break;
             }
+            progress_update(x->progress, x->r->rows_read,
+                            x->bytes_before + pos.offset);
         }
         if (st == INPUT_ROW) {
             struct row_encoded enc;
@@ -387,7 +398,8 @@ static int read_file(struct load_ctx *x, const char *path,
                 continue;
             }
         } else if (st != INPUT_BAD_ROW) {
-            rc = fail(x, LOAD_EXIT_IO, "%s: %s", path, err);
+            rc = fail(x, st == INPUT_BAD_FILE ? LOAD_EXIT_DATA : LOAD_EXIT_IO,
+                      "%s: %s", path, err);
             break;
         }
         note_bad_row(x, path, &pos, err);
@@ -395,8 +407,10 @@ static int read_file(struct load_ctx *x, const char *path,
             char msg[512];
             gate_bad_rows_check(gate, x->r->rows_read, x->r->bad_rows, msg,
                                 sizeof(msg));
-            rc = fail(x, LOAD_EXIT_DATA, "%s (stopped reading at %s:%llu)",
-                      msg, path, (unsigned long long)pos.line);
+            rc = fail(x, LOAD_EXIT_DATA, "%s (stopped reading at %s%s%llu)",
+                      msg, path, pos.line > 0 ? ":" : " at byte ",
+                      (unsigned long long)(pos.line > 0 ? pos.line
+                                                        : pos.offset));
             break;
         }
     }
@@ -414,11 +428,19 @@ static int phase_read(struct load_ctx *x)
     }
     struct gate_bad_rows gate = {c->has_max_bad_rows, c->max_bad_rows,
                                  c->has_max_bad_ratio, c->max_bad_ratio};
+    if (c->progress) {
+        x->progress = progress_create(STDERR_FILENO, x->r->input_bytes);
+    }
     for (size_t i = 0; i < x->files.n; i++) {
         if (read_file(x, x->files.paths[i], &gate) != 0) {
             return x->r->exit_code;
         }
+        struct stat sb;
+        if (stat(x->files.paths[i], &sb) == 0) {
+            x->bytes_before += (uint64_t)sb.st_size;
+        }
     }
+    progress_destroy(&x->progress);
     if (spill_finish(x->spill, err, sizeof(err)) != 0) {
         return fail(x, LOAD_EXIT_IO, "spilling rows: %s", err);
     }
@@ -639,6 +661,67 @@ static int gate_row_change(struct load_ctx *x)
                     (unsigned long long)active);
     }
     return 0;
+}
+
+/*
+ * The schema-change gate: the fields and types this load saw must be
+ * those recorded in the active version's manifest, unless
+ * --allow-schema-change. Runs after gate_row_change(), which found the
+ * active version. Versions without rows have no types to compare.
+ */
+static int gate_schema(struct load_ctx *x)
+{
+    uint64_t active = x->r->previous_version;
+    if (x->c->allow_schema_change || active == 0) {
+        return 0;
+    }
+    struct memb_version v;
+    enum memb_status st = membership_version_get(x->m, x->c->table, active,
+                                                 &v);
+    if (st != MEMB_OK) {
+        return memb_fail(x, st, "reading the active version");
+    }
+    if (v.rows == 0 || x->r->rows == 0) {
+        log_notice("gate: schema not compared (%s version has no rows)",
+                   v.rows == 0 ? "the active" : "the new");
+        return 0;
+    }
+    struct manifest mf;
+    char err[1024];
+    if (manifest_fetch(v.manifest_uri, v.manifest_checksum, x->c->table,
+                       active, &mf, NULL, err, sizeof(err)) != 0) {
+        return fail(x, LOAD_EXIT_IO, "gate: cannot read the manifest of "
+                    "active version %llu to compare schemas: %s "
+                    "(--allow-schema-change skips the comparison)",
+                    (unsigned long long)active, err);
+    }
+    if (mf.schema_json == NULL) {
+        manifest_free(&mf);
+        log_notice("gate: active version %llu records no schema: nothing "
+                   "to compare with", (unsigned long long)active);
+        return 0;
+    }
+    struct schema *was = schema_from_json(mf.schema_json, err, sizeof(err));
+    manifest_free(&mf);
+    if (was == NULL) {
+        return fail(x, LOAD_EXIT_IO, "gate: active version %llu: %s "
+                    "(--allow-schema-change skips the comparison)",
+                    (unsigned long long)active, err);
+    }
+    struct buf msg = {0};
+    size_t n = schema_compare(was, row_encoder_schema(x->enc), &msg);
+    schema_destroy(&was);
+    buf_append(&msg, "", 1);
+    int rc = 0;
+    if (buf_failed(&msg)) {
+        rc = fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    } else if (n > 0) {
+        rc = fail(x, LOAD_EXIT_GATE, "gate: schema differs from active "
+                  "version %llu's: %s (--allow-schema-change accepts it)",
+                  (unsigned long long)active, msg.data);
+    }
+    buf_deinit(&msg);
+    return rc;
 }
 
 static int gate_memory(struct load_ctx *x)
@@ -907,6 +990,7 @@ static void cleanup(struct load_ctx *x)
                         memb_status_name(st));
         }
     }
+    progress_destroy(&x->progress);
     spill_destroy(&x->spill);
     if (x->have_work && work_dir_remove(x->work) != 0) {
         log_warning("could not remove %s: %s", x->work, strerror(errno));
@@ -931,7 +1015,8 @@ static int timed(struct load_ctx *x, enum load_phase p,
 
 static int gates(struct load_ctx *x)
 {
-    if (gate_row_change(x) != 0 || gate_memory(x) != 0) {
+    if (gate_row_change(x) != 0 || gate_schema(x) != 0 ||
+        gate_memory(x) != 0) {
         return x->r->exit_code;
     }
     return 0;

@@ -58,12 +58,15 @@ struct load_config {
     const char *push_id;     /* "" or NULL: none */
     bool stage_only;
     bool allow_empty;        /* accept a load without rows */
+    bool allow_incomplete;   /* accept input dirs without _SUCCESS */
     bool has_max_bad_rows;
     uint64_t max_bad_rows;
     bool has_max_bad_ratio;
     double max_bad_ratio;
     bool has_max_row_change;
     double max_row_change; /* percent */
+    bool allow_schema_change; /* skip the schema-change gate */
+    bool progress;           /* a progress line on stderr, if a terminal */
     enum snap_dup_policy on_duplicate;
     uint64_t ready_timeout_ms;
     uint64_t ready_poll_ms;

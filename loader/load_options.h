@@ -16,9 +16,10 @@
       "snapshot store URI, e.g. file:///var/lib/larder/store; required")     \
     X(table, "table", OPTION_STR, "", NULL, 0,                                \
       "the batch table to load, [A-Za-z0-9_.-]{1,64}; required")            \
-    X(format, "format", OPTION_ENUM, "auto", "auto|tsv|jsonl", 0,             \
+    X(format, "format", OPTION_ENUM, "auto",                                  \
+      "auto|tsv|jsonl|csv|avro|msgpack", 0,                                   \
       "input format; auto: by file extension (.tsv .tab, .jsonl .ndjson "     \
-      ".json)")                                                               \
+      ".json, .csv, .avro, .msgpack .mpk; also with .gz)")                    \
     X(key, "key", OPTION_STR, "", NULL, 0,                                    \
       "the field holding each row's key; required")                          \
     X(fields, "fields", OPTION_STR, "", NULL, 0,                              \
@@ -38,6 +39,8 @@
       "activate")                                                             \
     X(allow_empty, "allow-empty", OPTION_BOOL, "no", NULL, 0,                 \
       "accept an input without rows (the version deletes every key)")        \
+    X(allow_incomplete, "allow-incomplete", OPTION_BOOL, "no", NULL, 0,       \
+      "load an input directory that has no _SUCCESS marker")                 \
     X(max_bad_rows, "max-bad-rows", OPTION_STR, "", NULL, 0,                  \
       "bad rows allowed; empty: none, or any within --max-bad-ratio")         \
     X(max_bad_ratio, "max-bad-ratio", OPTION_STR, "", NULL, 0,                \
@@ -45,6 +48,8 @@
     X(max_row_change, "max-row-change", OPTION_STR, "", NULL, 0,              \
       "percent by which the row count may differ from the active "            \
       "version's")                                                            \
+    X(allow_schema_change, "allow-schema-change", OPTION_BOOL, "no", NULL, 0, \
+      "accept fields or types that differ from the active version's")         \
     X(on_duplicate, "on-duplicate", OPTION_ENUM, "error", "error|last", 0,    \
       "a key given twice fails the load, or the last row wins")               \
     X(ready_timeout, "ready-timeout", OPTION_UINT, "300", NULL, 0,            \
@@ -61,6 +66,9 @@
       "write buffers of all partition run files together")                    \
     X(json, "json", OPTION_BOOL, "no", NULL, 0,                               \
       "print the result as one JSON object on stdout")                        \
+    X(progress, "progress", OPTION_BOOL, "no", NULL, 0,                       \
+      "redraw a progress line while reading (only when stderr is a "          \
+      "terminal)")                                                            \
     X(loglevel, "loglevel", OPTION_ENUM, "notice",                            \
       "debug|verbose|notice|warning", 0, "stderr log verbosity")
 

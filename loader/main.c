@@ -30,7 +30,7 @@ static void usage(FILE *f, struct load_options *opts)
     fprintf(f,
             "Usage: larder-load --membership URI --store URI --table T\n"
             "                   --input PATH... --key FIELD [--option value]...\n"
-            "Loads a batch table from TSV or JSONL files: reads and checks the\n"
+            "Loads a batch table from files (see --format): reads and checks the\n"
             "input, builds one snapshot segment per partition, publishes them\n"
             "to the store, registers the version, waits until the cluster\n"
             "holds it and activates it. On any failure the active version is\n"
@@ -38,23 +38,27 @@ static void usage(FILE *f, struct load_options *opts)
             "Options:\n"
             "  --input PATH...\n"
             "      input files or directories (a directory: its regular files,\n"
-            "      sorted by name; names starting with '.' or '_' skipped)\n");
+            "      sorted by name; names starting with '.' or '_' skipped; it\n"
+            "      must hold _SUCCESS unless --allow-incomplete), or glob\n"
+            "      patterns such as 'out/part-*.csv.gz' (matches sorted)\n");
     option_print_help((struct option *)opts, OPTION_COUNT(*opts), f);
     fprintf(f,
             "  --help\n      print this text and exit\n\n"
             "Exit codes:\n"
             "  0   loaded (or the push id already succeeded: nothing to do)\n"
             "  64  usage: bad option, or options that contradict the table\n"
-            "  65  bad input: bad rows over the limit, duplicate keys, no rows\n"
-            "  66  an input file or directory is missing or unreadable\n"
+            "  65  bad input: bad rows over the limit, duplicate keys, no rows,\n"
+            "      a damaged (truncated) gzip file, a directory without _SUCCESS\n"
+            "  66  an input file or directory is missing or unreadable, or a\n"
+            "      glob matches no file\n"
             "  69  cluster not ready: readiness timeout, a node refused, the\n"
             "      table's load lock is held by another load\n"
             "  70  internal error (including local out-of-memory)\n"
             "  71  the cluster lacks memory for the version\n"
             "  74  I/O error: reading input, writing scratch files, store,\n"
             "      membership\n"
-            "  75  a gate failed: --max-row-change, activation refused (a\n"
-            "      linked run id)\n"
+            "  75  a gate failed: --max-row-change, a schema change without\n"
+            "      --allow-schema-change, activation refused (a linked run id)\n"
             "  128+N  stopped by signal N (SIGINT, SIGTERM)\n");
 }
 
@@ -204,6 +208,7 @@ static int make_config(struct load_options *o, struct load_config *c,
     }
     c->stage_only = o->stage_only.num != 0;
     c->allow_empty = o->allow_empty.num != 0;
+    c->allow_incomplete = o->allow_incomplete.num != 0;
     if (o->max_bad_rows.str[0] != '\0') {
         double d;
         if (parse_double("max-bad-rows", o->max_bad_rows.str, 1e18, &d, err,
@@ -230,6 +235,8 @@ static int make_config(struct load_options *o, struct load_config *c,
         }
         c->has_max_row_change = true;
     }
+    c->allow_schema_change = o->allow_schema_change.num != 0;
+    c->progress = o->progress.num != 0;
     c->on_duplicate = o->on_duplicate.num == 1 ? SNAP_DUP_LAST
                                                : SNAP_DUP_ERROR;
     c->ready_timeout_ms = o->ready_timeout.num * 1000;

@@ -190,7 +190,7 @@ static enum input_status jsonl_next(void *state, struct input_row *row,
             return INPUT_EOF;
         }
         if (ls == LINE_ERR) {
-            return INPUT_IO;
+            return errno == EBADMSG ? INPUT_BAD_FILE : INPUT_IO;
         }
         pos->line = lineno;
         pos->offset = offset;

@@ -15,9 +15,6 @@
 #include "input_reader.h"
 #include "line_source.h"
 
-/* Layout ids are unique in the process: one per opened TSV file. */
-static uint64_t tsv_next_layout = 1;
-
 struct tsv_reader {
     struct line_source *src;
     char *header;               /* owned copy of the header line */
@@ -116,7 +113,7 @@ static enum input_status tsv_open(const char *path,
     case LINE_OK:
         break;
     case LINE_EOF: /* an empty file: no header and no rows */
-        r->layout = __atomic_fetch_add(&tsv_next_layout, 1, __ATOMIC_RELAXED);
+        r->layout = input_layout_new();
         *state = r;
         return INPUT_ROW;
     case LINE_TOO_LONG:
@@ -124,9 +121,11 @@ static enum input_status tsv_open(const char *path,
                  o->max_record);
         tsv_close(r);
         return INPUT_BAD_FILE;
-    case LINE_ERR:
+    case LINE_ERR: {
+        int e = errno;
         tsv_close(r);
-        return INPUT_IO;
+        return e == EBADMSG ? INPUT_BAD_FILE : INPUT_IO;
+    }
     }
     if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
         line += 3;
@@ -141,7 +140,7 @@ static enum input_status tsv_open(const char *path,
         tsv_close(r);
         return INPUT_BAD_FILE;
     }
-    r->layout = __atomic_fetch_add(&tsv_next_layout, 1, __ATOMIC_RELAXED);
+    r->layout = input_layout_new();
     *state = r;
     return INPUT_ROW;
 }
@@ -164,7 +163,7 @@ static enum input_status tsv_next(void *state, struct input_row *row,
             return INPUT_EOF;
         }
         if (ls == LINE_ERR) {
-            return INPUT_IO;
+            return errno == EBADMSG ? INPUT_BAD_FILE : INPUT_IO;
         }
         pos->line = lineno;
         pos->offset = offset;

@@ -2,7 +2,7 @@
  * This file implements the row encoder: choosing the key and the value
  * fields of a row, typing untyped text, packing the value as a msgpack map
  * (msgpack-c) or taking one field's raw bytes, and noting the types seen
- * per field for the manifest's schema.
+ * per field for the manifest's schema (schema.h).
  *
  * Field positions are looked up once per layout (a TSV file's header) and
  * cached; rows without a layout (JSONL) are looked up row by row.
@@ -20,9 +20,7 @@
 #include <string.h>
 
 #include "buf.h"
-
-/* A schema keeps at most this many distinct field names. */
-#define ROW_SCHEMA_MAX_FIELDS 1024
+#include "schema.h"
 
 /* Longest text typed as a number; longer text is a str. */
 #define ROW_NUMBER_MAX_TEXT 64
@@ -30,12 +28,6 @@
 struct row_name {
     const char *p;
     size_t len;
-};
-
-struct row_schema_field {
-    char *name;
-    size_t len;
-    unsigned types; /* bit (1 << enum input_kind) per type seen */
 };
 
 /* Where the fields an encoder needs are in rows of one layout. */
@@ -61,10 +53,7 @@ struct row_encoder {
     bool pack_failed; /* an append to sbuf failed (out of memory) */
     struct buf json;
     char keybuf[24];
-    struct row_schema_field *schema;
-    size_t nschema;
-    size_t schema_hint;
-    bool schema_truncated;
+    struct schema *schema; /* owned */
 };
 
 /* ---- options ------------------------------------------------------------ */
@@ -118,6 +107,12 @@ int row_encoder_create(const struct row_encoder_options *o,
     memcpy(s, fields, flen + 1);
     msgpack_sbuffer_init(&e->sbuf);
     msgpack_packer_init(&e->pk, e, pack_write);
+    e->schema = schema_create(o->key_field, vf);
+    if (e->schema == NULL) {
+        row_encoder_destroy(&e);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (flen > 0) {
         size_t n = 1;
         for (const char *c = s; *c; c++) {
@@ -169,10 +164,7 @@ void row_encoder_destroy(struct row_encoder **ep)
     msgpack_sbuffer_destroy(&e->sbuf);
     buf_deinit(&e->json);
     free(e->plan.sel);
-    for (size_t i = 0; i < e->nschema; i++) {
-        free(e->schema[i].name);
-    }
-    free(e->schema);
+    schema_destroy(&e->schema);
     free(e->fields);
     free(e->strings);
     free(e);
@@ -321,48 +313,36 @@ static enum input_kind text_type(const char *p, size_t len, int64_t *i,
 
 /* ---- schema ------------------------------------------------------------- */
 
-static void schema_note(struct row_encoder *e, const char *name, size_t len,
-                        enum input_kind kind)
+/* Notes the type a value of field name was stored as. */
+static void note_type(struct row_encoder *e, const char *name, size_t len,
+                      enum input_kind kind)
 {
-    size_t h = e->schema_hint;
-    if (h < e->nschema && e->schema[h].len == len &&
-        memcmp(e->schema[h].name, name, len) == 0) {
-        e->schema[h].types |= 1u << kind;
-        e->schema_hint = h + 1;
-        return;
+    unsigned type = SCHEMA_STR;
+    switch (kind) {
+    case INPUT_NIL:
+        type = SCHEMA_NIL;
+        break;
+    case INPUT_BOOL:
+        type = SCHEMA_BOOL;
+        break;
+    case INPUT_INT:
+        type = SCHEMA_INT;
+        break;
+    case INPUT_FLOAT:
+        type = SCHEMA_FLOAT;
+        break;
+    case INPUT_STR:
+    case INPUT_TEXT:
+        type = SCHEMA_STR;
+        break;
+    case INPUT_ARRAY:
+        type = SCHEMA_ARRAY;
+        break;
+    case INPUT_MAP:
+        type = SCHEMA_MAP;
+        break;
     }
-    for (size_t i = 0; i < e->nschema; i++) {
-        if (e->schema[i].len == len &&
-            memcmp(e->schema[i].name, name, len) == 0) {
-            e->schema[i].types |= 1u << kind;
-            e->schema_hint = i + 1;
-            return;
-        }
-    }
-    if (e->nschema >= ROW_SCHEMA_MAX_FIELDS) {
-        e->schema_truncated = true;
-        return;
-    }
-    if ((e->nschema & (e->nschema - 1)) == 0) {
-        size_t cap = e->nschema ? e->nschema * 2 : 8;
-        struct row_schema_field *ns =
-            realloc(e->schema, cap * sizeof(*ns));
-        if (ns == NULL) {
-            e->schema_truncated = true;
-            return;
-        }
-        e->schema = ns;
-    }
-    char *copy = malloc(len + 1);
-    if (copy == NULL) {
-        e->schema_truncated = true;
-        return;
-    }
-    memcpy(copy, name, len);
-    copy[len] = '\0';
-    e->schema[e->nschema] =
-        (struct row_schema_field){copy, len, 1u << kind};
-    e->schema_hint = ++e->nschema;
+    schema_note(e->schema, name, len, type);
 }
 
 static const char *const kind_names[] = {
@@ -412,40 +392,12 @@ static void json_append_string(struct buf *b, const char *s, size_t len)
 
 char *row_encoder_schema_json(const struct row_encoder *e)
 {
-    struct buf b = {0};
-    buf_append_str(&b, "{\"key\":");
-    json_append_string(&b, e->key.p, e->key.len);
-    if (e->value_field.len) {
-        buf_append_str(&b, ",\"value\":\"raw\",\"field\":");
-        json_append_string(&b, e->value_field.p, e->value_field.len);
-    } else {
-        buf_append_str(&b, ",\"value\":\"map\"");
-    }
-    buf_append_str(&b, ",\"fields\":[");
-    for (size_t i = 0; i < e->nschema; i++) {
-        buf_append_str(&b, i ? ",{\"name\":" : "{\"name\":");
-        json_append_string(&b, e->schema[i].name, e->schema[i].len);
-        buf_append_str(&b, ",\"types\":[");
-        bool first = true;
-        for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]);
-             k++) {
-            if (e->schema[i].types & (1u << k)) {
-                buf_printf(&b, "%s\"%s\"", first ? "" : ",", kind_names[k]);
-                first = false;
-            }
-        }
-        buf_append_str(&b, "]}");
-    }
-    buf_append_str(&b, "]");
-    if (e->schema_truncated) {
-        buf_append_str(&b, ",\"truncated\":true");
-    }
-    buf_append(&b, "}", 2); /* with the NUL */
-    if (buf_failed(&b)) {
-        buf_deinit(&b);
-        return NULL;
-    }
-    return b.data;
+    return schema_to_json(e->schema);
+}
+
+const struct schema *row_encoder_schema(const struct row_encoder *e)
+{
+    return e->schema;
 }
 
 /* ---- values ------------------------------------------------------------- */
@@ -633,7 +585,7 @@ enum row_status row_encoder_encode(struct row_encoder *e,
         const struct input_value *v = &fld->value;
         int64_t i;
         double f;
-        schema_note(e, fld->name, fld->name_len, stored_kind(v, &i, &f));
+        note_type(e, fld->name, fld->name_len, stored_kind(v, &i, &f));
         if (v->kind == INPUT_STR || v->kind == INPUT_TEXT) {
             out->value = v->u.s.p;
             out->vlen = v->u.s.len;
@@ -657,12 +609,12 @@ enum row_status row_encoder_encode(struct row_encoder *e,
     msgpack_sbuffer_clear(&e->sbuf);
     e->pack_failed = false;
     msgpack_pack_map(&e->pk, (uint32_t)p->nsel);
-    e->schema_hint = 0;
+    schema_row_begin(e->schema);
     for (size_t k = 0; k < p->nsel; k++) {
         const struct input_field *fld = &row->fields[p->sel[k]];
         msgpack_pack_str_with_body(&e->pk, fld->name, fld->name_len);
-        schema_note(e, fld->name, fld->name_len,
-                    pack_value(&e->pk, &fld->value));
+        note_type(e, fld->name, fld->name_len,
+                  pack_value(&e->pk, &fld->value));
     }
     if (e->pack_failed) {
         snprintf(err, errlen, "out of memory");

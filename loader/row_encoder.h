@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "input_reader.h"
+#include "schema.h"
 
 struct row_encoder_options {
     const char *key_field;   /* required */
@@ -64,11 +65,15 @@ enum row_status row_encoder_encode(struct row_encoder *e,
                                    size_t errlen);
 
 /*
- * The schema seen so far as compact JSON (malloc'd; caller frees), e.g.
- * {"key":"user","value":"map","fields":[{"name":"age","types":["int"]}]}
+ * The schema seen so far as compact JSON (schema.h; malloc'd, caller
+ * frees), e.g.
+ * {"key":"user","value":"map","fields":[{"name":"age","type":"int|nil"}]}
  * with fields in the order first seen; "value":"raw" with "field" for a
  * value_field encoder. NULL if out of memory.
  */
 char *row_encoder_schema_json(const struct row_encoder *e);
+
+/* The schema seen so far (borrowed: valid until the encoder is destroyed). */
+const struct schema *row_encoder_schema(const struct row_encoder *e);
 
 #endif

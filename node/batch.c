@@ -68,6 +68,13 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- files ------------------------------------------------------------ */
 
 /* snprintf for paths: false (and an empty string) if it did not fit. */
@@ -466,6 +473,7 @@ int batch_held_map(struct batch *b, struct batch_held *h, batch_fetch_fn fetch,
     if (h->segs != NULL) {
         return 0;
     }
+    int64_t started_ms = monotonic_ms();
     uint32_t np = h->manifest.partitions;
     struct seg_set *set = calloc(1, sizeof(*set) + np * sizeof(struct segment *));
     if (set == NULL) {
@@ -540,6 +548,7 @@ int batch_held_map(struct batch *b, struct batch_held *h, batch_fetch_fn fetch,
     }
     h->segs = set->segs;
     h->loaded_ms = wall_ms();
+    h->pull_ms = monotonic_ms() - started_ms;
     b->dirty = true;
     return 0;
 }
@@ -575,6 +584,15 @@ void batch_held_drop(struct batch *b, struct batch_held *h)
     held_free(h);
     BATCH_STAT_ADD(b, batch_dropped_total, 1);
     b->dirty = true;
+}
+
+void batch_held_set_max_age(struct batch *b, struct batch_held *h,
+                            uint64_t max_age_s)
+{
+    if (h->max_age_s != max_age_s) {
+        h->max_age_s = max_age_s;
+        b->dirty = true;
+    }
 }
 
 void batch_held_set_state(struct batch *b, struct batch_held *h,
@@ -693,8 +711,13 @@ static struct batch_view *build_view(struct batch *b)
                 .loaded_ms = h->loaded_ms,
                 .activated_ms = h->activated_ms,
                 .last_active_ms = h->last_active_ms,
+                .created_ms = h->manifest.created_ms,
+                .pull_ms = h->pull_ms,
                 .segs = h->segs,
             };
+            if (h->max_age_s > t->max_age_s) {
+                t->max_age_s = h->max_age_s;
+            }
         }
         i = j;
     }

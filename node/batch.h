@@ -93,6 +93,8 @@ struct batch_held {
     int64_t loaded_ms;      /* when it was last mapped */
     int64_t activated_ms;   /* when it last became active; 0: never */
     int64_t last_active_ms; /* when it stopped being active; 0: never/now */
+    int64_t pull_ms;        /* how long its last batch_held_map() took */
+    uint64_t max_age_s;     /* its table's freshness bound; 0: none */
     bool wanted;            /* never active: the puller still wants it */
     bool ready_marked;      /* readiness recorded by this process */
 };
@@ -141,6 +143,11 @@ void batch_held_unmap(struct batch *b, struct batch_held *h);
 
 /* Unmaps h, deletes its files and forgets it; h is invalid afterwards. */
 void batch_held_drop(struct batch *b, struct batch_held *h);
+
+/* Sets the freshness bound of h's table (from the table config), as the
+ * next view will show it. */
+void batch_held_set_max_age(struct batch *b, struct batch_held *h,
+                            uint64_t max_age_s);
 
 /* Sets h's state as the next view will show it. */
 void batch_held_set_state(struct batch *b, struct batch_held *h,

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "segment.h"
+
 bool batch_valid_table_name(const char *name)
 {
     size_t len = strlen(name);
@@ -75,6 +77,36 @@ const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,
         }
     }
     return NULL;
+}
+
+void batch_view_usage(const struct batch_view *v, struct batch_usage *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; v != NULL && i < v->ntables; i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        for (size_t k = 0; k < t->nversions; k++) {
+            const struct batch_vinfo *vi = &t->versions[k];
+            if (vi->segs == NULL) {
+                continue;
+            }
+            out->used += vi->bytes;
+            for (uint32_t p = 0; p < vi->partitions; p++) {
+                const struct segment *s = vi->segs[p];
+                if (s == NULL) {
+                    continue;
+                }
+                uint64_t m = segment_mapped_bytes(s);
+                uint64_t r = segment_resident_bytes(s);
+                out->mapped += m;
+                out->resident += r;
+                out->locked += segment_locked(s) ? m : 0;
+                if (vi == t->active) {
+                    out->active_mapped += m;
+                    out->active_resident += r;
+                }
+            }
+        }
+    }
 }
 
 static int table_cmp(const void *a, const void *b)

@@ -36,6 +36,11 @@ struct batch_vinfo {
     int64_t loaded_ms;       /* when it became readable here; 0 if cold */
     int64_t activated_ms;    /* when it last became active here; 0: never */
     int64_t last_active_ms;  /* when it stopped being active; 0: never/now */
+    int64_t created_ms;      /* when the loader built it (manifest); 0 if
+                                unknown */
+    int64_t pull_ms;         /* how long its last pull took here: fetching
+                                what was missing, verifying, mapping,
+                                populating, locking */
     struct segment *const *segs; /* [partitions] if mapped, else NULL;
                                     borrowed from the catalog */
 };
@@ -43,6 +48,7 @@ struct batch_vinfo {
 struct batch_vtable {
     char name[BATCH_NAME_MAX];
     const struct batch_vinfo *active; /* into versions, or NULL */
+    uint64_t max_age_s; /* the table config's freshness bound; 0: none */
     size_t nversions;
     struct batch_vinfo *versions; /* ascending by version; owned */
 };
@@ -69,6 +75,19 @@ const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,
 /* Sorts tables by name and versions by number, and sets each active
  * pointer to the version in state BATCH_ACTIVE (if any). */
 void batch_view_finish(struct batch_view *v);
+
+/* Memory of the mapped versions of a view (mincore for residency). */
+struct batch_usage {
+    uint64_t used;     /* bytes of segment files mapped (the budget's view) */
+    uint64_t mapped;   /* bytes mapped */
+    uint64_t resident; /* bytes of those mappings resident in RAM */
+    uint64_t locked;   /* bytes mapped and mlock'ed */
+    uint64_t active_mapped;   /* the same two, active versions only */
+    uint64_t active_resident;
+};
+
+/* Measures v (may be NULL: all zero); v must stay valid meanwhile. */
+void batch_view_usage(const struct batch_view *v, struct batch_usage *out);
 
 /* Frees the view and its arrays (never the segments). */
 void batch_view_free(struct batch_view *v);

@@ -24,11 +24,11 @@
 #include "batch.h"
 #include "command.h"
 #include "conn.h"
+#include "health.h"
 #include "live_table.h"
+#include "metrics.h"
 #include "segment.h"
 #include "server.h"
-
-#define LIVE_TABLE_NAME "default"
 
 /* The view, or NULL after replying -BUSY while the node is joining. */
 static const struct batch_view *view_or_busy(struct cmd_ctx *ctx)
@@ -106,6 +106,16 @@ static bool lookup(const struct batch_vinfo *vi, const char *key, size_t klen,
     return s != NULL && segment_get(s, key, klen, h, value, vlen);
 }
 
+/* Offers argument i, a key read from table `name`, to the hot-key sketch. */
+static void note_read(struct cmd_ctx *ctx, const char *name, size_t i)
+{
+    struct worker_metrics *wm = ctx->w->metrics;
+    if (metrics_hot_due(wm)) {
+        metrics_hot_sample(wm, name, strlen(name), cmd_arg(ctx, i),
+                           cmd_len(ctx, i), ctx->now_ms);
+    }
+}
+
 static void count_lookup(struct cmd_ctx *ctx, bool hit)
 {
     if (hit) {
@@ -166,6 +176,7 @@ void cmd_tget(struct cmd_ctx *ctx)
             reply_null(&ctx->r);
         }
         count_lookup(ctx, st == LIVE_OK);
+        note_read(ctx, name, 2);
         return;
     }
     const struct batch_vinfo *vi = read_version(ctx, t, name, pinned, pin);
@@ -181,6 +192,7 @@ void cmd_tget(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
     }
     count_lookup(ctx, hit);
+    note_read(ctx, name, 2);
 }
 
 /* T.MGET on the live table: one snapshot through live_mget(). */
@@ -203,6 +215,7 @@ static void tmget_live(struct cmd_ctx *ctx, size_t nkeys)
     for (size_t i = 0; i < nkeys; i++) {
         keys[i] = cmd_arg(ctx, 2 + i);
         lens[i] = cmd_len(ctx, 2 + i);
+        note_read(ctx, LIVE_TABLE_NAME, 2 + i);
     }
     reply_array(&ctx->r, nkeys);
     size_t hits = live_mget(ctx->srv->live, keys, lens, nkeys, ctx->now_ms,
@@ -260,6 +273,7 @@ void cmd_tmget(struct cmd_ctx *ctx)
         } else {
             reply_null(&ctx->r);
         }
+        note_read(ctx, name, 2 + i);
     }
     STAT_ADD(&ctx->w->stats, keyspace_hits, hits);
     STAT_ADD(&ctx->w->stats, keyspace_misses, nkeys - hits);
@@ -396,28 +410,14 @@ void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
 {
     struct batch *batch = ctx->srv->batch;
     const struct batch_view *v = batch_current(batch);
-    uint64_t mapped = 0, resident = 0, locked = 0, used = 0, ntables = 0;
+    uint64_t ntables = 0;
     for (size_t i = 0; v != NULL && i < v->ntables; i++) {
-        const struct batch_vtable *t = &v->tables[i];
-        ntables += t->active != NULL;
-        for (size_t k = 0; k < t->nversions; k++) {
-            const struct batch_vinfo *vi = &t->versions[k];
-            if (vi->segs == NULL) {
-                continue;
-            }
-            used += vi->bytes;
-            for (uint32_t p = 0; p < vi->partitions; p++) {
-                const struct segment *s = vi->segs[p];
-                if (s == NULL) {
-                    continue;
-                }
-                uint64_t m = segment_mapped_bytes(s);
-                mapped += m;
-                resident += segment_resident_bytes(s);
-                locked += segment_locked(s) ? m : 0;
-            }
-        }
+        ntables += v->tables[i].active != NULL;
     }
+    struct batch_usage u;
+    batch_view_usage(v, &u);
+    struct health_report h;
+    health_check(ctx->srv, v, &u, ctx->now_ms, &h);
     struct batch_stats st;
     batch_read_stats(batch, &st);
     buf_printf(b,
@@ -430,22 +430,39 @@ void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
                "batch_mapped_bytes:%" PRIu64 "\r\n"
                "batch_resident_bytes:%" PRIu64 "\r\n"
                "batch_locked_bytes:%" PRIu64 "\r\n"
-               "batch_tables:%" PRIu64 "\r\n",
+               "batch_tables:%" PRIu64 "\r\n"
+               "health:%s\r\n",
                v != NULL ? "ready" : "joining", batch_degraded(batch) ? 1 : 0,
-               v != NULL ? v->generation : 0, batch_budget(batch), used,
-               mapped, resident, locked, ntables);
+               v != NULL ? v->generation : 0, batch_budget(batch), u.used,
+               u.mapped, u.resident, u.locked, ntables,
+               health_state_name(h.state));
+    buf_append_str(b, "health_reasons:");
+    for (size_t i = 0; i < h.nreasons; i++) {
+        buf_printf(b, "%s%s", i ? "; " : "", h.reasons[i]);
+    }
+    if (h.nomitted > 0) {
+        buf_printf(b, "; and %zu more", h.nomitted);
+    }
+    buf_append_str(b, "\r\n");
 #define BATCH_METRIC_PRINT(name, help) \
     buf_printf(b, #name ":%" PRIu64 "\r\n", st.name);
     BATCH_METRICS(BATCH_METRIC_PRINT)
 #undef BATCH_METRIC_PRINT
+    pthread_mutex_lock(&ctx->srv->config_lock);
+    uint64_t max_age = ctx->srv->opts->max_age.num;
+    pthread_mutex_unlock(&ctx->srv->config_lock);
     for (size_t i = 0; v != NULL && i < v->ntables; i++) {
         const struct batch_vtable *t = &v->tables[i];
         const struct batch_vinfo *a = t->active;
         buf_printf(b,
                    "table_%s:active_version=%" PRIu64 ",rows=%" PRIu64
-                   ",bytes=%" PRIu64 ",versions=%zu\r\n",
+                   ",bytes=%" PRIu64 ",versions=%zu,version_age_seconds=%"
+                   PRId64 ",max_age_seconds=%" PRIu64 ",pull_ms=%" PRId64
+                   "\r\n",
                    t->name, a ? a->version : 0, a ? a->rows : 0,
-                   a ? a->bytes : 0, t->nversions);
+                   a ? a->bytes : 0, t->nversions,
+                   a ? health_version_age_ms(a, ctx->now_ms) / 1000 : 0,
+                   health_max_age_s(t, max_age), a ? a->pull_ms : 0);
     }
     buf_append_str(b, "\r\n");
 }

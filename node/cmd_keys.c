@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "conn.h"
+#include "metrics.h"
 #include "server.h"
 
 #define OOM_ERROR "OOM command not allowed when used memory > 'maxmemory'."
@@ -97,6 +98,17 @@ static void count_lookup(struct cmd_ctx *ctx, enum live_status st)
     }
 }
 
+/* Offers argument i, a key read from the live table, to the hot-key
+ * sketch. */
+static void note_read(struct cmd_ctx *ctx, size_t i)
+{
+    struct worker_metrics *wm = ctx->w->metrics;
+    if (metrics_hot_due(wm)) {
+        metrics_hot_sample(wm, LIVE_TABLE_NAME, sizeof(LIVE_TABLE_NAME) - 1,
+                           cmd_arg(ctx, i), cmd_len(ctx, i), ctx->now_ms);
+    }
+}
+
 void cmd_get(struct cmd_ctx *ctx)
 {
     enum live_status st = live_get(ctx->srv->live, cmd_arg(ctx, 1),
@@ -106,6 +118,7 @@ void cmd_get(struct cmd_ctx *ctx)
     if (st != LIVE_OK) {
         reply_null(&ctx->r);
     }
+    note_read(ctx, 1);
 }
 
 /* Visitor of MGET: appends a value, or a null for a missing key. */
@@ -128,6 +141,7 @@ void cmd_mget(struct cmd_ctx *ctx)
     }
     for (size_t i = 0; i < n; i++) {
         key_args_set(&a, i, ctx, 1 + i);
+        note_read(ctx, 1 + i);
     }
     reply_array(&ctx->r, n);
     size_t hits = live_mget(ctx->srv->live, a.ptrs, a.lens, n, ctx->now_ms,

@@ -17,6 +17,8 @@
 #include "command.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
+#include "reconfig.h"
 #include "server.h"
 
 #ifndef LARDER_VERSION
@@ -78,13 +80,11 @@ void cmd_hello(struct cmd_ctx *ctx)
     }
     const char *setname = NULL;
     size_t setname_len = 0;
+    size_t auth_user = 0; /* argument index of AUTH's user name, if given */
     for (; i < ctx->argc; i++) {
         if (cmd_is(ctx, i, "auth") && i + 2 < ctx->argc) {
-            reply_error(&ctx->r,
-                        "ERR AUTH <password> called without any password "
-                        "configured for the default user. Are you sure your "
-                        "configuration is correct?");
-            return;
+            auth_user = i + 1;
+            i += 2;
         } else if (cmd_is(ctx, i, "setname") && i + 1 < ctx->argc) {
             setname = cmd_arg(ctx, i + 1);
             setname_len = cmd_len(ctx, i + 1);
@@ -95,6 +95,17 @@ void cmd_hello(struct cmd_ctx *ctx)
                          cmd_arg(ctx, i));
             return;
         }
+    }
+    if (auth_user != 0 && !cmd_auth_login(ctx, auth_user, auth_user + 1)) {
+        return;
+    }
+    if (!ctx->c->auth.authenticated) {
+        reply_error(&ctx->r,
+                    "NOAUTH HELLO must be called with the client already "
+                    "authenticated, otherwise the HELLO <proto> AUTH <user> "
+                    "<pass> option can be used to authenticate the client and "
+                    "select the RESP protocol version at the same time");
+        return;
     }
     if (setname != NULL) {
         char *name = strndup(setname, setname_len);
@@ -275,9 +286,10 @@ static void config_get(struct cmd_ctx *ctx)
     }
 }
 
-/* Applies one reloadable option; the config lock is held. */
-static int do_config_set(struct server *srv, const char *name,
-                         const char *value, char *err, size_t errlen)
+/* Applies one reloadable option (CONFIG SET, SIGHUP); the config lock is
+ * held. */
+int do_config_set(struct server *srv, const char *name, const char *value,
+                  char *err, size_t errlen)
 {
     struct option *o = option_find((struct option *)srv->opts,
                                    OPTION_COUNT(*srv->opts), name);
@@ -287,8 +299,8 @@ static int do_config_set(struct server *srv, const char *name,
                  name);
         return -1;
     }
-    char why[256];
-    if (option_set(o, value, why, sizeof(why)) != 0) {
+    char why[480];
+    if (do_reconfig_set(srv, o, value, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "ERR CONFIG SET failed: %s", why);
         return -1;
     }
@@ -362,20 +374,6 @@ static void human_bytes(char *out, size_t outlen, uint64_t n)
     }
 }
 
-static uint64_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long long pages_total = 0, pages_rss = 0;
-    if (f == NULL) {
-        return 0;
-    }
-    if (fscanf(f, "%llu %llu", &pages_total, &pages_rss) != 2) {
-        pages_rss = 0;
-    }
-    fclose(f);
-    return pages_rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static void info_server(struct cmd_ctx *ctx, struct buf *b)
 {
     struct server *srv = ctx->srv;
@@ -437,7 +435,7 @@ static void info_memory(struct cmd_ctx *ctx, struct buf *b,
     if (used > peak) {
         peak = used; /* the timer records it too; INFO never shows less */
     }
-    uint64_t rss = rss_bytes();
+    uint64_t rss = metrics_rss_bytes();
     pthread_mutex_lock(&srv->config_lock);
     uint64_t maxmemory = srv->opts->maxmemory.num;
     char policy[64];

@@ -14,33 +14,34 @@
 #include "server.h"
 
 static const struct command commands[] = {
-    {"get", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_get},
+    {"get", 2, CMD_READONLY | CMD_FAST | CMD_READER, 1, 1, 1, cmd_get},
     {"set", -3, CMD_WRITE, 1, 1, 1, cmd_set},
-    {"mget", -2, CMD_READONLY | CMD_FAST, 1, -1, 1, cmd_mget},
+    {"mget", -2, CMD_READONLY | CMD_FAST | CMD_READER, 1, -1, 1, cmd_mget},
     {"mset", -3, CMD_WRITE, 1, -1, 2, cmd_mset},
     {"del", -2, CMD_WRITE, 1, -1, 1, cmd_del},
-    {"exists", -2, CMD_READONLY | CMD_FAST, 1, -1, 1, cmd_exists},
+    {"exists", -2, CMD_READONLY | CMD_FAST | CMD_READER, 1, -1, 1, cmd_exists},
     {"expire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire},
     {"pexpire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpire},
-    {"ttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_ttl},
-    {"pttl", 2, CMD_READONLY | CMD_FAST, 1, 1, 1, cmd_pttl},
-    {"dbsize", 1, CMD_READONLY | CMD_FAST, 0, 0, 0, cmd_dbsize},
+    {"ttl", 2, CMD_READONLY | CMD_FAST | CMD_READER, 1, 1, 1, cmd_ttl},
+    {"pttl", 2, CMD_READONLY | CMD_FAST | CMD_READER, 1, 1, 1, cmd_pttl},
+    {"dbsize", 1, CMD_READONLY | CMD_FAST | CMD_READER, 0, 0, 0, cmd_dbsize},
     {"flushall", -1, CMD_WRITE, 0, 0, 0, cmd_flushall},
     {"flushdb", -1, CMD_WRITE, 0, 0, 0, cmd_flushall},
-    {"ping", -1, CMD_FAST, 0, 0, 0, cmd_ping},
-    {"echo", 2, CMD_FAST, 0, 0, 0, cmd_echo},
-    {"select", 2, CMD_FAST, 0, 0, 0, cmd_select},
-    {"quit", -1, CMD_FAST, 0, 0, 0, cmd_quit},
-    {"hello", -1, CMD_FAST, 0, 0, 0, cmd_hello},
-    {"client", -2, 0, 0, 0, 0, cmd_client},
-    {"command", -1, 0, 0, 0, 0, cmd_command},
+    {"ping", -1, CMD_FAST | CMD_READER, 0, 0, 0, cmd_ping},
+    {"echo", 2, CMD_FAST | CMD_READER, 0, 0, 0, cmd_echo},
+    {"select", 2, CMD_FAST | CMD_READER, 0, 0, 0, cmd_select},
+    {"quit", -1, CMD_FAST | CMD_READER | CMD_NOAUTH, 0, 0, 0, cmd_quit},
+    {"hello", -1, CMD_FAST | CMD_READER | CMD_NOAUTH, 0, 0, 0, cmd_hello},
+    {"client", -2, CMD_READER, 0, 0, 0, cmd_client},
+    {"command", -1, CMD_READER, 0, 0, 0, cmd_command},
     {"config", -2, CMD_ADMIN, 0, 0, 0, cmd_config},
-    {"info", -1, 0, 0, 0, 0, cmd_info},
-    {"t.get", -3, CMD_READONLY | CMD_FAST, 2, 2, 1, cmd_tget},
-    {"t.mget", -3, CMD_READONLY | CMD_FAST, 2, -1, 1, cmd_tmget},
-    {"t.info", 2, CMD_READONLY, 0, 0, 0, cmd_tinfo},
-    {"larder.active", 1, CMD_READONLY, 0, 0, 0, cmd_larder_active},
-    {"larder.versions", 2, CMD_READONLY, 0, 0, 0, cmd_larder_versions},
+    {"auth", -2, CMD_FAST | CMD_READER | CMD_NOAUTH, 0, 0, 0, cmd_auth},
+    {"info", -1, CMD_READER, 0, 0, 0, cmd_info},
+    {"t.get", -3, CMD_READONLY | CMD_FAST | CMD_READER, 2, 2, 1, cmd_tget},
+    {"t.mget", -3, CMD_READONLY | CMD_FAST | CMD_READER, 2, -1, 1, cmd_tmget},
+    {"t.info", 2, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_tinfo},
+    {"larder.active", 1, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_larder_active},
+    {"larder.versions", 2, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_larder_versions},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -132,6 +133,7 @@ bool cmd_int(const struct cmd_ctx *ctx, size_t i, long long *out)
 void command_execute(struct cmd_ctx *ctx)
 {
     const struct command *cmd = command_lookup(cmd_arg(ctx, 0), cmd_len(ctx, 0));
+    ctx->cmd = cmd;
     if (cmd == NULL) {
         char name[64];
         size_t len = cmd_len(ctx, 0);
@@ -154,6 +156,10 @@ void command_execute(struct cmd_ctx *ctx)
         (cmd->arity < 0 && ctx->argc < (size_t)-cmd->arity)) {
         reply_errorf(&ctx->r, "ERR wrong number of arguments for '%s' command",
                      cmd->name);
+        STAT_ADD(&ctx->w->stats, total_error_replies, 1);
+        return;
+    }
+    if (!cmd_auth_allowed(ctx, cmd)) {
         STAT_ADD(&ctx->w->stats, total_error_replies, 1);
         return;
     }

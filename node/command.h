@@ -16,6 +16,7 @@
 #include "reply.h"
 #include "resp.h"
 
+struct command;
 struct conn;
 struct server;
 struct worker;
@@ -29,6 +30,8 @@ struct cmd_ctx {
     const struct resp_arg *argv; /* offsets from base */
     size_t argc;
     int64_t now_ms; /* Unix time in ms, read once per batch */
+    const struct command *cmd; /* set by command_execute(); NULL: unknown */
+    uint64_t clock_ns; /* metrics: when it started if timed, else 0 */
 };
 
 static inline const char *cmd_arg(const struct cmd_ctx *ctx, size_t i)
@@ -54,6 +57,15 @@ typedef void (*cmd_fn)(struct cmd_ctx *ctx);
 #define CMD_READONLY 0x2u /* reads data */
 #define CMD_ADMIN    0x4u /* changes the server */
 #define CMD_FAST     0x8u /* O(1) or O(arguments) */
+/*
+ * Access control (cmd_auth.c). A user with the reader role may run only
+ * commands flagged CMD_READER (reads, batch-table reads, introspection);
+ * an admin runs every command. A command without the flag is thus
+ * admin-only by default. Before authenticating, while auth is required, a
+ * client may run only commands flagged CMD_NOAUTH.
+ */
+#define CMD_READER   0x10u /* a reader may run it */
+#define CMD_NOAUTH   0x20u /* runs before the client has authenticated */
 
 struct command {
     const char *name; /* lowercase */
@@ -99,6 +111,26 @@ void cmd_client(struct cmd_ctx *ctx);
 void cmd_command(struct cmd_ctx *ctx);
 void cmd_config(struct cmd_ctx *ctx);
 void cmd_info(struct cmd_ctx *ctx);
+/*
+ * Applies one reloadable option (CONFIG SET, SIGHUP) with its effects; the
+ * config lock is held. Returns 0, or -1 with an "ERR ..." reply in err.
+ */
+int do_config_set(struct server *srv, const char *name, const char *value,
+                  char *err, size_t errlen);
+
+/* cmd_auth.c: */
+void cmd_auth(struct cmd_ctx *ctx);
+/* True if the client may run cmd; otherwise replies -NOAUTH or -NOPERM. */
+bool cmd_auth_allowed(struct cmd_ctx *ctx, const struct command *cmd);
+/*
+ * Authenticates as the user in argument user_i (0: the default user) with
+ * the password in argument pass_i. On failure replies -WRONGPASS, counts
+ * it in auth_failures and returns false.
+ */
+bool cmd_auth_login(struct cmd_ctx *ctx, size_t user_i, size_t pass_i);
+/* Sets c's parser limits for its authentication state: tight ones while
+ * it must still authenticate. */
+void cmd_auth_parser_limits(struct server *srv, struct conn *c);
 
 /* cmd_batch.c: */
 struct buf;

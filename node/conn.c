@@ -23,6 +23,7 @@
 
 #include "command.h"
 #include "log.h"
+#include "metrics.h"
 #include "qsbr.h"
 #include "server.h"
 
@@ -58,6 +59,7 @@ struct conn *conn_create(struct worker *w, int fd)
     c->id = __atomic_add_fetch(&w->srv->next_client_id, 1, __ATOMIC_RELAXED);
     c->created_ms = unix_ms();
     resp_parser_init(&c->parser, &w->srv->limits);
+    cmd_auth_parser_limits(w->srv, c);
     event_assign(&c->ev_read, w->base, fd, EV_READ | EV_PERSIST, on_read, c);
     event_assign(&c->ev_write, w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     if (event_add(&c->ev_read, NULL) != 0) {
@@ -207,7 +209,11 @@ static void conn_process(struct conn *c)
             ctx.argv = c->parser.argv;
             ctx.argc = c->parser.argc;
             ctx.r.proto = c->proto;
+            size_t reply_at = c->out.len;
+            ctx.cmd = NULL;
+            ctx.clock_ns = metrics_request_start(w->metrics);
             command_execute(&ctx);
+            metrics_request_done(w->metrics, &ctx, reply_at);
         }
         c->qstart += used;
     }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "resp.h"
 
@@ -36,6 +37,7 @@ struct conn {
     size_t out_sent;
     int proto;   /* 2 or 3, set by HELLO */
     char *name;  /* CLIENT SETNAME; owned */
+    struct auth_session auth; /* who the client is (auth.h, cmd_auth.c) */
     int64_t created_ms;
     struct conn *prev;
     struct conn *next;

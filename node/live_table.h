@@ -32,6 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The name the live table answers to (T.GET, metrics). */
+#define LIVE_TABLE_NAME "default"
+
 struct live_table;
 
 enum live_status {

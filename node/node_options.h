@@ -10,6 +10,7 @@
 #define NODE_POLICIES \
     "noeviction|allkeys-lru|allkeys-random|volatile-lru|volatile-ttl"
 #define NODE_LOGLEVELS "debug|verbose|notice|warning"
+#define NODE_LOGFORMATS "text|json"
 
 /* X(id, name, type, default, choices, flags, help) */
 #define NODE_OPTIONS(X)                                                        \
@@ -18,6 +19,17 @@
     X(port, "port", OPTION_UINT, "7379", NULL, 0, "TCP port for clients")      \
     X(bind, "bind", OPTION_STR, "127.0.0.1", NULL, 0,                          \
       "IP address to listen on")                                               \
+    X(protected_mode, "protected-mode", OPTION_BOOL, "yes", NULL,              \
+      OPTION_RELOADABLE, "refuse a non-loopback --bind unless requirepass or " \
+      "acl-file is set (no: let anyone who reaches the port in)")              \
+    X(requirepass, "requirepass", OPTION_STR, "", NULL, OPTION_RELOADABLE,     \
+      "password of the user 'default' (an admin); kept only as a hash, "       \
+      "which CONFIG GET shows")                                                \
+    X(acl_file, "acl-file", OPTION_STR, "", NULL, OPTION_RELOADABLE,           \
+      "users, one line 'user NAME reader|admin HASH' each, HASH made by "      \
+      "larderd --hash-password")                                               \
+    X(hash_iterations, "hash-iterations", OPTION_UINT, "10000", NULL, 0,       \
+      "PBKDF2-SHA256 rounds of --hash-password and of requirepass's hash")     \
     X(threads, "threads", OPTION_UINT, "0", NULL, 0,                           \
       "worker threads, each with its own event loop (0: one per core)")        \
     X(maxmemory, "maxmemory", OPTION_BYTES, "0", NULL, OPTION_RELOADABLE,      \
@@ -46,6 +58,20 @@
       "seconds SIGTERM waits for in-flight replies to be sent")                \
     X(loglevel, "loglevel", OPTION_ENUM, "notice", NODE_LOGLEVELS,             \
       OPTION_RELOADABLE, "lowest level of log lines written to stderr")        \
+    X(log_format, "log-format", OPTION_ENUM, "text", NODE_LOGFORMATS, 0,       \
+      "log lines as text or as one JSON object each (ts, level, pid, msg)")    \
+    X(http_port, "http-port", OPTION_UINT, "0", NULL, 0,                       \
+      "TCP port for HTTP /metrics and /health (0: no HTTP)")                   \
+    X(http_bind, "http-bind", OPTION_STR, "", NULL, 0,                         \
+      "IP address for HTTP (empty: the same as --bind)")                       \
+    X(max_age, "max-age", OPTION_UINT, "0", NULL, OPTION_RELOADABLE,           \
+      "seconds a batch table's active version may age before /health says "    \
+      "degraded, unless its table config sets max_age_s (0: no limit)")        \
+    X(hotkey_sample, "hotkey-sample", OPTION_UINT, "16", NULL, 0,              \
+      "offer one key read in N to the hot-key sketch (1: every read; 0: off)") \
+    X(latency_sample, "latency-sample", OPTION_UINT, "16", NULL, 0,            \
+      "time one request in N for the latency histograms (1: every request; "   \
+      "0: off)")                                                               \
     X(data_dir, "data-dir", OPTION_STR, "larder-data", NULL, 0,                \
       "directory for batch segments, the saved view and the default "          \
       "membership and store")                                                  \

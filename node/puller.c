@@ -367,6 +367,17 @@ static uint64_t active_version(const struct cluster *cs, const char *table)
     return 0;
 }
 
+/* The freshness bound of table's config (0: none or no config). */
+static uint64_t table_max_age(const struct cluster *cs, const char *table)
+{
+    for (size_t i = 0; i < cs->ntables; i++) {
+        if (strcmp(cs->tables[i].name, table) == 0) {
+            return cs->tables[i].max_age_s;
+        }
+    }
+    return 0;
+}
+
 /* ---- fetching ------------------------------------------------------------ */
 
 /* The store key of a version's manifest: its URI with the store's prefix
@@ -705,7 +716,8 @@ static void pull_staged(struct puller *p, const struct cluster *cs,
 /*
  * Decides which never-active held versions are still wanted: named by the
  * active map, or staged and newer than the active version. Records
- * readiness for the mapped ones that membership still considers usable.
+ * readiness for the mapped ones that membership still considers usable,
+ * and gives every held version its table's freshness bound (for /health).
  */
 static void mark_wanted(struct puller *p, const struct cluster *cs)
 {
@@ -723,6 +735,7 @@ static void mark_wanted(struct puller *p, const struct cluster *cs)
         if (usable) {
             mark_ready(p, h);
         }
+        batch_held_set_max_age(p->b, h, table_max_age(cs, h->table));
     }
 }
 

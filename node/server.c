@@ -27,11 +27,15 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "command.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "puller.h"
+#include "reconfig.h"
 
 #define NOTIFY_CONN 'c'
 #define NOTIFY_STOP 's'
@@ -249,6 +253,7 @@ static void on_expire_tick(evutil_socket_t fd, short what, void *arg)
     if (used > __atomic_load_n(&srv->used_memory_peak, __ATOMIC_RELAXED)) {
         __atomic_store_n(&srv->used_memory_peak, used, __ATOMIC_RELAXED);
     }
+    auth_reclaim(srv->auth);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -268,6 +273,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         (void)n;
     }
     event_base_loopexit(srv->base, NULL);
+}
+
+/* SIGHUP: reload the options and the users (reconfig.h). */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    if (!__atomic_load_n(&srv->shutting_down, __ATOMIC_SEQ_CST)) {
+        log_notice("received SIGHUP, reloading the configuration");
+        reconfig_reload(srv);
+    }
 }
 
 /* Creates, binds and listens on the configured address. -1 with err. */
@@ -352,7 +367,7 @@ static int batch_setup(struct server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "--data-dir %s: %s", dir, strerror(errno));
         return -1;
     }
-    srv->batch_epochs = calloc(srv->nworkers, sizeof(*srv->batch_epochs));
+    srv->batch_epochs = calloc(srv->nworkers + 1, sizeof(*srv->batch_epochs));
     if (srv->batch_epochs == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -360,6 +375,7 @@ static int batch_setup(struct server *srv, char *err, size_t errlen)
     for (unsigned i = 0; i < srv->nworkers; i++) {
         srv->batch_epochs[i] = &srv->workers[i].batch_epoch;
     }
+    srv->batch_epochs[srv->nworkers] = &srv->http_epoch; /* HTTP reads too */
     struct batch_options bo = {
         .data_dir = abs,
         .memory = o->batch_memory.num ? o->batch_memory.num
@@ -369,7 +385,7 @@ static int batch_setup(struct server *srv, char *err, size_t errlen)
                    .grace_ms = (int64_t)o->retire_grace.num * 1000},
         .require_mlock = o->require_mlock.num != 0,
     };
-    if (batch_create(&bo, srv->batch_epochs, srv->nworkers, &srv->batch, err,
+    if (batch_create(&bo, srv->batch_epochs, srv->nworkers + 1, &srv->batch, err,
                      errlen) != 0) {
         return -1;
     }
@@ -407,6 +423,9 @@ int server_init(struct server *srv, struct node_options *opts, char *err,
     pthread_mutex_init(&srv->config_lock, NULL);
     make_run_id(srv);
     command_setup();
+    if (reconfig_auth_setup(srv, err, errlen) != 0) {
+        return -1;
+    }
 
     srv->limits = resp_limits_default();
     srv->limits.max_bulk_len = opts->proto_max_bulk_len.num;
@@ -447,6 +466,11 @@ int server_init(struct server *srv, struct node_options *opts, char *err,
         snprintf(err, errlen, "cannot register events");
         return -1;
     }
+    srv->ev_sighup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
+    if (srv->ev_sighup == NULL || event_add(srv->ev_sighup, NULL) != 0) {
+        snprintf(err, errlen, "cannot register events");
+        return -1;
+    }
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nworkers = opts->threads.num ? (unsigned)opts->threads.num
@@ -467,7 +491,13 @@ int server_init(struct server *srv, struct node_options *opts, char *err,
             return -1;
         }
     }
-    return batch_setup(srv, err, errlen);
+    if (metrics_setup(srv, err, errlen) != 0 ||
+        batch_setup(srv, err, errlen) != 0) {
+        return -1;
+    }
+    /* Only workers read user tables: the first nworkers epochs. */
+    auth_set_readers(srv->auth, srv->batch_epochs, srv->nworkers);
+    return http_create(srv, &srv->http, err, errlen);
 }
 
 int server_run(struct server *srv)
@@ -481,6 +511,10 @@ int server_run(struct server *srv)
         }
     }
     bool ok = started == srv->nworkers;
+    if (ok && http_start(srv->http) != 0) {
+        log_warning("cannot start the HTTP thread: %s", strerror(errno));
+        ok = false;
+    }
     if (ok && puller_start(srv->puller) != 0) {
         log_warning("cannot start the batch puller thread: %s",
                     strerror(errno));
@@ -500,6 +534,7 @@ int server_run(struct server *srv)
     for (unsigned i = 0; i < started; i++) {
         pthread_join(srv->workers[i].thread, NULL);
     }
+    http_stop(srv->http); /* answered "stopping" while workers drained */
     if (batch_failed(srv->batch)) {
         rc = 1;
     }
@@ -509,9 +544,11 @@ int server_run(struct server *srv)
 
 void server_deinit(struct server *srv)
 {
+    http_destroy(&srv->http);
     puller_destroy(&srv->puller);
     batch_destroy(&srv->batch);
     free(srv->batch_epochs);
+    metrics_teardown(srv);
     if (srv->workers != NULL) {
         for (unsigned i = 0; i < srv->nworkers; i++) {
             worker_deinit(&srv->workers[i]);
@@ -519,7 +556,7 @@ void server_deinit(struct server *srv)
         free(srv->workers);
     }
     struct event *evs[] = {srv->ev_accept, srv->ev_sigterm, srv->ev_sigint,
-                           srv->ev_expire};
+                           srv->ev_expire, srv->ev_sighup};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         if (evs[i] != NULL) {
             event_free(evs[i]);
@@ -532,5 +569,6 @@ void server_deinit(struct server *srv)
         close(srv->listen_fd);
     }
     live_destroy(&srv->live);
+    auth_destroy(&srv->auth);
     pthread_mutex_destroy(&srv->config_lock);
 }

@@ -23,6 +23,9 @@ struct conn;
 struct server;
 struct batch;
 struct puller;
+struct http_server;
+struct auth;
+struct worker_metrics;
 
 struct worker {
     struct server *srv;
@@ -41,6 +44,7 @@ struct worker {
     struct conn *conns; /* doubly linked list of this worker's clients */
     uint64_t nconns;
     struct node_stats stats;
+    struct worker_metrics *metrics; /* per-command figures, hot keys */
     /* Quiescent-state counter for the batch view (qsbr.h): odd while this
      * worker runs a batch of requests; written only by this worker. */
     uint64_t batch_epoch;
@@ -56,6 +60,7 @@ struct server {
     struct event *ev_accept;
     struct event *ev_sigterm;
     struct event *ev_sigint;
+    struct event *ev_sighup; /* reloads options and users (reconfig.h) */
     struct event *ev_expire;
     struct worker *workers;
     unsigned nworkers;
@@ -66,7 +71,12 @@ struct server {
     uint64_t used_memory_peak;     /* atomic */
     struct batch *batch;   /* batch tables: catalog and served view */
     struct puller *puller; /* the thread that pulls and switches them */
-    uint64_t **batch_epochs; /* &workers[i].batch_epoch, for the batch */
+    uint64_t **batch_epochs; /* &workers[i].batch_epoch, then &http_epoch */
+    struct http_server *http; /* /metrics and /health; NULL if off */
+    struct auth *auth; /* users and passwords; workers read its table */
+    int argc;          /* main()'s arguments, borrowed, for SIGHUP */
+    char **argv;
+    uint64_t http_epoch; /* quiescent-state counter of the HTTP thread */
     uint16_t port;                 /* the port actually bound */
     int64_t start_ms;
     char run_id[41];

@@ -19,7 +19,8 @@
     X(keyspace_misses, "key lookups that found nothing")                      \
     X(total_error_replies, "error replies sent")                              \
     X(protocol_errors, "connections closed for malformed input")              \
-    X(client_limit_closes, "connections closed for exceeding a buffer limit")
+    X(client_limit_closes, "connections closed for exceeding a buffer limit") \
+    X(auth_failures, "AUTH attempts with a wrong user name or password")
 
 #define METRIC_DECLARE(name, help) uint64_t name;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages larder needs, if any are missing.
-# Usage: scripts/deps.sh [build] [test] [bench]   (default: build test)
+# Usage: scripts/deps.sh [build] [test] [bench] [fuzz]   (default: build test)
 set -euo pipefail
 
 groups=("$@")
@@ -10,9 +10,12 @@ pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
     build) pkgs+=(build-essential cmake pkg-config libevent-dev libxxhash-dev
-                 libjansson-dev libmsgpack-dev libavro-dev zlib1g-dev) ;;
+                 libjansson-dev libmsgpack-dev libavro-dev zlib1g-dev
+                 libssl-dev) ;;
     test)  pkgs+=(libcmocka-dev redis-tools python3) ;;
-    bench) pkgs+=(redis-server redis-tools memcached valgrind util-linux) ;;
+    bench) pkgs+=(redis-server redis-tools memcached valgrind util-linux
+                 time) ;;
+    fuzz)  pkgs+=(clang libclang-rt-14-dev) ;; # libFuzzer: only recommended
     *) echo "deps.sh: unknown group '$g'" >&2; exit 64 ;;
   esac
 done

@@ -2,7 +2,9 @@
 """Writes deterministic synthetic recommendation data for larder-load.
 
 One file per table into --out DIR, as TSV (a header row, tab-separated;
-arrays and maps as compact JSON text) and/or JSONL (one object per line):
+arrays and maps as compact JSON text) and/or JSONL (one object per line),
+or as Avro (an object container file, codec --avro-codec) or msgpack (one
+map per row; both written by sample_formats.py, no module needed):
 
   user_features     user, country, age_days, is_premium, avg_session_s,
                     segments (array of strings)
@@ -16,11 +18,13 @@ Keys: users "u%08d", items "i%07d"; a recommendation's item is an item key.
 The same --seed gives the same bytes.
 
 --kv-rows N instead writes kv.tsv only: N rows of a 16-byte key and a
-64-byte value (columns key, value), the loader's benchmark input.
+64-byte value (columns key, value), the loader's benchmark input; with
+--format jsonl, avro or msgpack, kv.jsonl, kv.avro or kv.msgpack instead.
 
 Examples:
   scripts/gen_sample.py --out /tmp/sample                  # both formats
   scripts/gen_sample.py --out /tmp/s --users 1000 --items 100 --format jsonl
+  scripts/gen_sample.py --out /tmp/s --format avro --avro-codec deflate
   scripts/gen_sample.py --out /tmp/bench --kv-rows 10000000
   larder-load --membership local:/tmp/m --store file:///tmp/st \\
       --table recommendations --input /tmp/sample/recommendations.jsonl \\
@@ -31,6 +35,8 @@ import json
 import os
 import random
 import sys
+
+import sample_formats
 
 COUNTRIES = ["DE", "FR", "GB", "NL", "US", "BR", "JP", "IN", "ES", "IT"]
 CATEGORIES = ["books", "music", "film", "games", "toys", "garden", "food",
@@ -96,6 +102,12 @@ def recommendations(rng, a):
                         for i, s in zip(items, scores)]}
 
 
+BINARY_FORMATS = {
+    "avro": lambda path, rows, a: sample_formats.write_avro(
+        path, rows, codec=a.avro_codec, seed=a.seed),
+    "msgpack": lambda path, rows, a: sample_formats.write_msgpack(path, rows),
+}
+
 TABLES = {
     "user_features": user_features,
     "item_features": item_features,
@@ -118,6 +130,9 @@ def write_table(name, gen, a, fmt, out):
     # table's content does not depend on which other tables are written.
     rng = random.Random("%d/%s" % (a.seed, name))
     path = os.path.join(out, "%s.%s" % (name, fmt))
+    if fmt in BINARY_FORMATS:
+        BINARY_FORMATS[fmt](path, gen(rng, a), a)
+        return path
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         header = None
         for row in gen(rng, a):
@@ -132,12 +147,24 @@ def write_table(name, gen, a, fmt, out):
     return path
 
 
+def kv_rows(n, pad):
+    for i in range(n):
+        off = (i * 7919) % (len(pad) - 56)
+        yield {"key": "k%015d" % i,
+               "value": "%08x%s" % (i & 0xFFFFFFFF, pad[off:off + 56])}
+
+
 def write_kv(a, out):
     """N rows of a 16-byte key and a 64-byte value, fast."""
     rng = random.Random(a.seed)
-    path = os.path.join(out, "kv.tsv")
+    fmt = a.format if a.format in ("jsonl", "avro", "msgpack") else "tsv"
+    path = os.path.join(out, "kv." + fmt)
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     pad = "".join(rng.choice(alphabet) for _ in range(4096))
+    if fmt != "tsv":
+        write_table("kv", lambda _rng, _a: kv_rows(a.kv_rows, pad), a, fmt,
+                    out)
+        return path
     with open(path, "w", encoding="ascii", newline="\n") as f:
         f.write("key\tvalue\n")
         chunk = []
@@ -162,12 +189,15 @@ def main():
     ap.add_argument("--dims", type=int, default=64)
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--format", choices=["tsv", "jsonl", "both"],
+    ap.add_argument("--format",
+                    choices=["tsv", "jsonl", "both", "avro", "msgpack"],
                     default="both")
+    ap.add_argument("--avro-codec", choices=["null", "deflate"],
+                    default="deflate")
     ap.add_argument("--tables", default=",".join(TABLES),
                     help="comma-separated subset of: " + ", ".join(TABLES))
     ap.add_argument("--kv-rows", type=int, default=0,
-                    help="write only kv.tsv with this many rows")
+                    help="write only kv.tsv (kv.FORMAT) with this many rows")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.kv_rows > 0:

@@ -164,10 +164,11 @@ def test_load_switch_pin_rollback(ctx):
            "T.MGET after load 1")
     info = binfo(srv)
     eq(h.info_int(info, "batch_pulls_total"), PARTS, "segment files pulled")
-    eq(info.get("table_users"),
-       "active_version=1,rows=%d,bytes=%s,versions=1"
-       % (KEYS, info["table_users"].split("bytes=")[1].split(",")[0]),
-       "INFO table line")
+    line = dict(f.split("=", 1) for f in info["table_users"].split(","))
+    eq((line["active_version"], line["rows"], line["versions"]),
+       ("1", str(KEYS), "1"), "INFO table line %r" % info["table_users"])
+    check(int(line["bytes"]) > 0 and "version_age_seconds" in line,
+          "INFO table line bytes and age %r" % info["table_users"])
     check(h.info_int(info, "batch_mapped_bytes") > 0, "mapped bytes")
     eq(h.info_int(info, "batch_mapped_bytes"),
        h.info_int(info, "batch_used_bytes"), "mapped bytes = version bytes")

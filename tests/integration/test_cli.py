@@ -300,7 +300,7 @@ def test_activate_rollback(ctx):
     c = Cluster(ctx)
     c.load("users", USERS_V1)
     c.load("users", USERS_V2, "--stage-only", "yes",
-           "--max-row-change", "100")
+           "--max-row-change", "100", "--allow-schema-change")
     r = c.cli("versions", "users", "--json")
     expect(r, 0, "versions --json")
     eq([(x["version"], x["state"], x["active"]) for x in json.loads(r.out)],

@@ -588,7 +588,7 @@ def test_bad_rows_limits(ctx):
     good = kv_tsv(c, "good.tsv", 200)
     v1 = activate_first(c, node, "t", good, "--key", "user")
     bad_lines = "".join("broken line %d\n" % i for i in range(12))
-    bad = kv_tsv(c, "bad.tsv", 200, extra=bad_lines + "u999999\t1\tDE\t2\n")
+    bad = kv_tsv(c, "bad.tsv", 200, extra=bad_lines + "u999999\t1\tDE\t2.5\n")
     node.serve("t")
     # Default: no bad row allowed.
     r = c.run("t", bad, "--key", "user", "--json")
@@ -791,7 +791,8 @@ def test_kill_9_at_every_phase(ctx):
     caught = []
     for what, pred in phases:
         p = c.start("t", big, "--key", "key", "--value-field", "value",
-                    "--build-threads", "1", "--ready-timeout", "120")
+                    "--build-threads", "1", "--ready-timeout", "120",
+                    "--allow-schema-change")
         deadline = time.monotonic() + h.scaled(60)
         while not pred():
             if p.poll() is not None or time.monotonic() > deadline:
@@ -822,7 +823,8 @@ def test_kill_9_at_every_phase(ctx):
     # The lock died with the process: a new load succeeds, activates, and
     # removes the scratch directories the killed loaders left.
     node.serve("t")
-    r = c.run("t", big, "--key", "key", "--value-field", "value", "--json")
+    r = c.run("t", big, "--key", "key", "--value-field", "value", "--json",
+              "--allow-schema-change")
     node.stop_serving()
     c.expect(r, 0, "load after the kills")
     eq(c.active(), {"t": r.json["version"]}, "active after recovery")

@@ -34,6 +34,7 @@ static void test_command_and_positionals(void **state)
     assert_string_equal(a.node, "127.0.0.1:1");
     assert_int_equal(a.seen, CLI_OPT(JSON) | CLI_OPT(VERSION) | CLI_OPT(NODE));
     assert_int_equal(a.timeout_ms, CLI_DEFAULT_TIMEOUT_MS);
+    assert_int_equal(a.sample, CLI_DEFAULT_SAMPLE);
     assert_string_equal(a.membership, CLI_DEFAULT_MEMBERSHIP);
     assert_false(a.help);
     cli_args_free(&a);
@@ -88,6 +89,11 @@ static void test_flags(void **state)
     assert_true(a.help);
     assert_int_equal(a.min_replicas, 2);
     cli_args_free(&a);
+    char *argv3[] = {"larder", "diff", "t", "1", "2", "--sample=0"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv3), argv3, NULL), 0);
+    assert_int_equal(a.sample, 0);
+    assert_int_equal(a.seen, CLI_OPT(SAMPLE));
+    cli_args_free(&a);
     char *argv2[] = {"larder", "--help"};
     assert_int_equal(cli_args_parse(&a, ARGC(argv2), argv2, NULL), 0);
     assert_true(a.help);
@@ -132,6 +138,26 @@ static void test_usage_errors(void **state)
     char *a11[] = {"larder", "--version", "18446744073709551616"};
     expect_error(ARGC(a11), a11, "--version: \"18446744073709551616\" is "
                                  "not a version number");
+    char *a12[] = {"larder", "--sample", "10001"};
+    expect_error(ARGC(a12), a12, "--sample: \"10001\" is not a number (0 "
+                                 "to 10000)");
+}
+
+static void test_versions(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(cli_args_parse_version("12", &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(cli_args_parse_version("18446744073709551615", &v), 0);
+    assert_true(v == UINT64_MAX);
+    const char *bad[] = {"0", "", "v1", "-1", "+1", "1x",
+                         "18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = 7;
+        assert_int_equal(cli_args_parse_version(bad[i], &v), -1);
+        assert_int_equal(v, 7);
+    }
 }
 
 static void test_pairs(void **state)
@@ -210,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_versions),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_option_table),
     };

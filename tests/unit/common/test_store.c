@@ -282,6 +282,33 @@ static void test_uris(void **state)
     assert_non_null(strstr(err, "s3://"));
 }
 
+/* A file:// object is a local file: its path reads the bytes put. */
+static void test_local_path(void **state)
+{
+    (void)state;
+    char err[256], path[512], want[512];
+    assert_int_equal(store_put_bytes(st, "t/v-000002/part-00001.seg", "seg",
+                                     3, err, sizeof(err)), 0);
+    assert_int_equal(store_local_path(st, "t/v-000002/part-00001.seg", path,
+                                      sizeof(path), err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/t/v-000002/part-00001.seg", store_dir);
+    assert_string_equal(path, want);
+    size_t len;
+    char *data = read_local(path, &len);
+    assert_non_null(data);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "seg", 3);
+    free(data);
+
+    assert_int_equal(store_local_path(st, "../etc/passwd", path,
+                                      sizeof(path), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid store key"));
+    char tiny[8];
+    assert_int_equal(store_local_path(st, "t/v-000002/part-00001.seg", tiny,
+                                      sizeof(tiny), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too long"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -292,6 +319,7 @@ int main(void)
         T(test_missing_object_names_key),
         T(test_bad_keys),
         T(test_uris),
+        T(test_local_path),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -441,8 +441,8 @@ static void test_schema(void **state)
     char *s = row_encoder_schema_json(e);
     assert_string_equal(
         s, "{\"key\":\"k\",\"value\":\"map\",\"fields\":["
-           "{\"name\":\"n\",\"types\":[\"int\",\"float\"]},"
-           "{\"name\":\"s\",\"types\":[\"nil\",\"str\"]}]}");
+           "{\"name\":\"n\",\"type\":\"int|float\"},"
+           "{\"name\":\"s\",\"type\":\"str|nil\"}]}");
     free(s);
     row_encoder_destroy(&e);
     e = make("k", NULL, "p");
@@ -450,7 +450,7 @@ static void test_schema(void **state)
     encode_ok(e, f4, 2, 0);
     s = row_encoder_schema_json(e);
     assert_string_equal(s, "{\"key\":\"k\",\"value\":\"raw\",\"field\":\"p\","
-                           "\"fields\":[{\"name\":\"p\",\"types\":[\"str\"]}]}");
+                           "\"fields\":[{\"name\":\"p\",\"type\":\"str\"}]}");
     free(s);
     row_encoder_destroy(&e);
 }

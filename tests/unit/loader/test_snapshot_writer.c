@@ -1,7 +1,7 @@
 /*
  * This file implements the unit tests of the snapshot writer
  * (loader/snapshot_writer.c): writer-to-reader round trips through the
- * segment codec (common/snap_format.c, the code node/segment.c reads with)
+ * segment codec (common/snap_format.c, the code common/segment.c reads with)
  * for many text and binary keys, empty keys and values, values of 1 MiB and
  * more, a partition with no rows, duplicates under both policies, 64-bit
  * hash collisions and index wrap-around, byte-identical output whatever

@@ -1,6 +1,6 @@
 /*
  * This file implements the unit tests of the segment reader
- * (node/segment.c, over the codec of common/snap_format.c): opening,
+ * (common/segment.c, over the codec of common/snap_format.c): opening,
  * lookups, iteration, residency and locking; refusal of damaged files
  * (every byte of a small image flipped in memory, a sample of byte
  * positions flipped in files, truncation at many lengths), of files that

@@ -1,0 +1,62 @@
+/*
+ * byte_source.h: reads one input file as a stream of bytes, gunzipping it
+ * on the fly when it holds gzip data. Every input format reads its file
+ * through this (the line formats through line_source.h), so each of them
+ * takes .gz files without knowing about compression. I/O only: it knows
+ * nothing about what the bytes mean.
+ *
+ * A file is gzip when its first two bytes are the gzip magic (1f 8b),
+ * whatever its name. Members are read one after the other (a file of
+ * concatenated gzip members, as `cat a.gz b.gz` or a parallel compressor
+ * writes, is one stream). A file named *.gz that does not start with the
+ * magic is refused, as is a gzip stream that ends inside a member (a
+ * truncated file) or fails its checksum; an empty file is an empty stream
+ * whatever its name.
+ *
+ * Errors come back as -1 with a message in err and errno set:
+ *   EBADMSG   the data is damaged (a truncated or corrupt gzip stream, a
+ *             .gz file without gzip data): the file is unusable as input;
+ *             the message names the compressed byte offset;
+ *   ENOMEM    out of memory;
+ *   another   the read(2) error (EIO...).
+ *
+ * Use: byte_source_open(); byte_source_read() until it returns 0;
+ * byte_source_close(). One source is used by one thread at a time.
+ */
+#ifndef LARDER_BYTE_SOURCE_H
+#define LARDER_BYTE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct byte_source;
+
+/*
+ * Opens path. Returns 0 with *out set (the caller owns it: close it), or
+ * -1 with err and errno as open(2) gives them (ENOENT, EACCES, EISDIR...)
+ * or ENOMEM. Reads nothing yet: damaged data shows in the first read.
+ */
+int byte_source_open(const char *path, struct byte_source **out, char *err,
+                     size_t errlen);
+
+/*
+ * Reads up to len bytes of the (decompressed) stream into buf. Returns
+ * the number of bytes read (> 0), 0 at the end of the stream, or -1 with
+ * err and errno (see above). Once it has returned 0 or -1 it keeps doing
+ * so.
+ */
+ssize_t byte_source_read(struct byte_source *s, void *buf, size_t len,
+                         char *err, size_t errlen);
+
+/* True once a read has found gzip data. */
+bool byte_source_is_gzip(const struct byte_source *s);
+
+/* Bytes of the file itself (compressed, if gzip) consumed so far. */
+uint64_t byte_source_file_offset(const struct byte_source *s);
+
+/* Closes the file and frees everything; NULL is allowed. */
+void byte_source_close(struct byte_source *s);
+
+#endif
