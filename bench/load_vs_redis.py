@@ -39,6 +39,9 @@ Subcommands (the shell script runs them; each is small and exits):
                                embeds the JSON object in PATH)
   report RESULTS JSON MD       renders the results (JSON lines) into
                                docs/bench/load.json and load.md
+  rerender JSON MD [NOTE...]   renders load.md again from the records kept in
+                               load.json, adding NOTEs (what the machine was
+                               doing, say) as notes of the run
 
 Only the Python 3 standard library is used.
 """
@@ -942,12 +945,13 @@ def render(s):
     return "\n".join(L)
 
 
-def report(results, json_out, md_out):
-    recs = []
-    with open(results) as f:
-        for line in f:
-            if line.strip():
-                recs.append(json.loads(line))
+def report(results, json_out, md_out, recs=None):
+    if recs is None:
+        recs = []
+        with open(results) as f:
+            for line in f:
+                if line.strip():
+                    recs.append(json.loads(line))
     s = summarize(recs)
     s["records"] = recs
     with open(json_out + ".tmp", "w") as f:
@@ -1011,6 +1015,18 @@ def main(argv):
         record(args[0], args[1], args[2:])
     elif cmd == "report":
         report(args[0], args[1], args[2])
+    elif cmd == "rerender":
+        with open(args[0]) as f:
+            recs = json.load(f)["records"]
+        for r in recs:
+            for k in list(r):
+                if k not in ("kind", "round", "name", "text") and \
+                        k in ("server_cpu_s", "client_cpu_s", "sampled_s",
+                              "foreign_cores", "cpu_us_per_op", "core_share",
+                              "client_core_share"):
+                    del r[k]
+        recs += [{"kind": "note", "text": t} for t in args[2:]]
+        report(None, args[0], args[1], recs)
     else:
         raise SystemExit("unknown subcommand %s\n%s" % (cmd, __doc__))
 

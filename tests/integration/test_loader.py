@@ -819,6 +819,17 @@ def test_kill_9_at_every_phase(ctx):
         p.kill()
         p.wait()
         eq(c.active(), {"t": v1}, "active after kill -9 at %d ms" % ms)
+    # A loader killed at a fixed time may not have made its scratch dir yet
+    # on a loaded machine: kill one more once its run files exist.
+    p = c.start("t", big, "--key", "key", "--value-field", "value",
+                "--ready-timeout", "120")
+    deadline = time.monotonic() + h.scaled(60)
+    while not scratch_has("run-")() and p.poll() is None and \
+            time.monotonic() < deadline:
+        time.sleep(0.002)
+    p.kill()
+    p.wait()
+    eq(c.active(), {"t": v1}, "active after kill -9 while reading")
     check(len(c.scratch_dirs()) > 0, "a killed loader leaves a scratch dir")
     # The lock died with the process: a new load succeeds, activates, and
     # removes the scratch directories the killed loaders left.

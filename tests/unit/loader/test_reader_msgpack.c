@@ -212,6 +212,45 @@ static void test_types_and_nesting(void **state)
     unlink(path);
 }
 
+/* Empty strings (msgpack-c gives them no pointer) are valid values. */
+static void test_empty_strings(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "");
+    pack_str(&pk, "");
+    pack_str(&pk, "b");
+    msgpack_pack_bin(&pk, 0);
+    pack_str(&pk, "m");
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "");
+    pack_str(&pk, "x");
+    const char *path = write_tmp(sb.data, sb.size, ".msgpack");
+    msgpack_sbuffer_destroy(&sb);
+    struct input_reader r;
+    struct input_row row;
+    struct input_pos pos;
+    char err[256];
+    open_ok(&r, path);
+    assert_int_equal(next(&r, &row, &pos, err), INPUT_ROW);
+    assert_int_equal(row.n, 3);
+    assert_non_null(row.fields[0].name);
+    check_str(field(&row, 0, ""), "", 0);
+    assert_non_null(row.fields[0].value.u.s.p);
+    check_str(field(&row, 1, "b"), "", 0);
+    assert_non_null(row.fields[1].value.u.s.p);
+    const struct input_value *m = field(&row, 2, "m");
+    check_str(&m->u.items[0], "", 0);
+    assert_non_null(m->u.items[0].u.s.p);
+    check_str(&m->u.items[1], "x", 1);
+    assert_int_equal(next(&r, &row, &pos, err), INPUT_EOF);
+    input_reader_close(&r);
+    unlink(path);
+}
+
 static void test_bad_rows_then_go_on(void **state)
 {
     msgpack_sbuffer sb;
@@ -642,6 +681,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_types_and_nesting, reset_opts),
+        cmocka_unit_test_setup(test_empty_strings, reset_opts),
         cmocka_unit_test_setup(test_bad_rows_then_go_on, reset_opts),
         cmocka_unit_test_setup(test_truncated_mid_map, reset_opts),
         cmocka_unit_test_setup(test_damaged_streams, reset_opts),
