@@ -53,6 +53,12 @@ void csv_scanner_discard(struct csv_scanner *s)
     s->pos = 0;
     s->w = 0;
     s->field_start = 0;
+    /* CSV_QUOTE_CR writes the held-back "\r" before the byte it rereads,
+     * which needs w behind pos; with both reset that would write ahead of
+     * the input. The record is being skipped, so the "\r" can go. */
+    if (s->state == CSV_QUOTE_CR) {
+        s->state = CSV_UNQUOTED;
+    }
 }
 
 bool csv_scanner_in_quotes(const struct csv_scanner *s, size_t *field,
