@@ -165,6 +165,8 @@ first_rss = rows[0]["peak_rss_kib"]
 for r in rows:
     r["rows_per_partition"] = r["rows"] // r["partitions"]
     r["rss_vs_first"] = r["peak_rss_kib"] / first_rss
+# The loader's path relative to the tree, so reports name no machine path.
+loader = os.path.relpath(loader, os.path.dirname(out_dir.rstrip("/")) + "/..")
 doc = {"invocation": invocation, "loader": loader, "machine": machine,
        "value_args": value_args, "results": rows}
 with open(os.path.join(out_dir, "load-rss.json"), "w") as f:
