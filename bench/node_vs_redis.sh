@@ -364,7 +364,8 @@ run_pair() {
 }
 
 # The source the larderd binary was built from, as far as can be told: the
-# checkout, and a warning when sources are newer than the binary.
+# checkout, and a warning when sources are newer than the binary. Called
+# when larderd starts, since the checkout may move on during a long run.
 source_desc() {
     local rev desc stale
     if rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
@@ -427,6 +428,7 @@ run_default() {
     read -r -a ports <<<"$(free_ports 2)"
     larderd_cmd "${ports[0]}" 1
     start_server larder "$SERVER_CORE" "${ports[0]}" "$START_TIMEOUT" "${CMD[@]}"
+    meta "$m" source "$(source_desc)"
     redis_cmd "${ports[1]}"
     start_server redis "$SERVER_CORE" "${ports[1]}" "$START_TIMEOUT" "${CMD[@]}"
     background_meta "$m" start
@@ -459,7 +461,6 @@ run_default() {
         keyspace_meta "$m" "$name" "${EXPECTED_HITS[$name]}"
     done
     meta "$m" command "$INVOCATION"
-    meta "$m" source "$(source_desc)"
     meta "$m" params.rounds "$ROUNDS"
     meta "$m" params.n "$N"
     meta "$m" params.n16 "$N16"
@@ -534,6 +535,9 @@ run_callgrind() {
         start_server "$name" "$SERVER_CORE" "$port" "$CG_START_TIMEOUT" \
             valgrind --tool=callgrind "--callgrind-out-file=$WORK/cg.$name.out" \
             "${CMD[@]}"
+        if [[ $name == larder ]]; then
+            meta "$m" source "$(source_desc)"
+        fi
         prefill "$name" "$port" "$CG_KEYS"
         check_replies "$name" "$port"
         cg_phase "$m" "$name" setup 1 "$CLIENTS"
@@ -542,7 +546,6 @@ run_callgrind() {
         stop_server "$name"
     done
     meta "$m" command "$INVOCATION"
-    meta "$m" source "$(source_desc)"
     meta "$m" params.keys "$CG_KEYS"
     meta "$m" params.value_bytes "$VALUE_SIZE"
     meta "$m" params.clients "$CLIENTS"
@@ -562,6 +565,7 @@ run_scaling() {
     start_server larder_t1 "" "${ports[0]}" "$START_TIMEOUT" "${CMD[@]}"
     larderd_cmd "${ports[1]}" 2
     start_server larder_t2 "" "${ports[1]}" "$START_TIMEOUT" "${CMD[@]}"
+    meta "$m" source "$(source_desc)"
     background_meta "$m" start
     REPEATS_LEFT=$MAX_REPEATS
     for name in larder_t1 larder_t2; do
@@ -587,7 +591,6 @@ run_scaling() {
         stop_server "$name"
     done
     meta "$m" command "$INVOCATION"
-    meta "$m" source "$(source_desc)"
     meta "$m" servers '["larder_t1", "larder_t2"]'
     meta "$m" tests '["get", "set", "mget"]'
     meta "$m" params.rounds "$ROUNDS"
