@@ -413,6 +413,45 @@ static void test_too_long_records_skipped(void **state)
     unlink(p);
 }
 
+/*
+ * A record over the limit whose closing quote and "\r" end exactly where
+ * the reader refills its buffer (found by fuzz_reader_csv): skipping it
+ * must not write ahead of the input, so every row after it is read.
+ */
+static void test_skip_quote_cr_at_refill(void **state)
+{
+    enum { LIMIT = 512, ROWS = 300 };
+    struct input_reader_options o = {.max_record = LIMIT};
+    struct input_reader r;
+    struct input_row row;
+    struct input_pos pos;
+    char err[256];
+    size_t len = 0;
+    char *data = malloc(2 + 1 + (LIMIT - 1) + 4 + 2 * ROWS);
+    assert_non_null(data);
+    memcpy(data + len, "k\n\"", 3);
+    len += 3;
+    memset(data + len, 'x', LIMIT - 1);
+    len += LIMIT - 1;
+    memcpy(data + len, "\"\rz\n", 4);
+    len += 4;
+    for (int i = 0; i < ROWS; i++) {
+        memcpy(data + len, "1\n", 2);
+        len += 2;
+    }
+    const char *p = write_tmp_as(data, len, ".csv");
+    open_ok(&r, p, &o);
+    assert_int_equal(next(&r, &row, &pos, err), INPUT_BAD_ROW);
+    for (int i = 0; i < ROWS; i++) {
+        assert_int_equal(next(&r, &row, &pos, err), INPUT_ROW);
+        check_field(&row, 0, "k", "1");
+    }
+    assert_int_equal(next(&r, &row, &pos, err), INPUT_EOF);
+    input_reader_close(&r);
+    free(data);
+    unlink(p);
+}
+
 static void test_record_longer_than_read_buffer(void **state)
 {
     size_t big = 3u << 20;
@@ -613,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_bad_rows_and_recovery),
         cmocka_unit_test(test_unclosed_quote_at_eof),
         cmocka_unit_test(test_too_long_records_skipped),
+        cmocka_unit_test(test_skip_quote_cr_at_refill),
         cmocka_unit_test(test_record_longer_than_read_buffer),
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_empty_files),
