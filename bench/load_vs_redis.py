@@ -557,10 +557,14 @@ def summarize(recs):
     mem["larder"] = lm
     rm = []
     for r in redis:
-        used = r["used_memory_after"] - r["used_memory_before"]
+        used = r.get("used_memory_settled", r["used_memory_after"]) \
+            - r["used_memory_before"]
+        right_after = r["used_memory_after"] - r["used_memory_before"]
         rm.append({"round": r["round"], "keys": rows, "used_growth": used,
                    "rss_growth": r["rss_after"] - r["rss_before"],
                    "overhead_per_key": used / rows - 80,
+                   "overhead_per_key_right_after": right_after / rows - 80,
+                   "rehash_wait_s": r.get("rehash_wait_s"),
                    "overhead_per_key_rss":
                        (r["rss_after"] - r["rss_before"]) / rows - 80})
     mem["redis"] = rm
@@ -682,7 +686,8 @@ def render(s):
       "options otherwise: %s partitions, 4 build threads); the loader's "
       "scratch directory on the same file system" %
       (meta["batch_memory"], meta.get("partitions", 256)))
-    w("- Redis: `redis-server --save '' --appendonly no`, not pinned, "
+    w("- Redis: `redis-server --save '' --appendonly no` (and "
+      "`--enable-debug-command local`, for `DEBUG HTSTATS`), not pinned, "
       "`FLUSHALL` before each round; timed: `redis-cli --pipe < file.resp` "
       "only")
     w("- %d rounds alternating larder, redis; medians over rounds" %
@@ -704,6 +709,14 @@ def render(s):
     w("| redis-cli --pipe | %s | %s | %s s |" %
       (_f(ld["redis_s_median"]), _rate(ld["redis_rows_s_median"]),
        ", ".join(_f(r["redis_s"]) for r in rr)))
+    lc = _med([r["larder_node_cpu_s"] + r["larder_loader_cpu_s"]
+               for r in rr if r["larder_node_cpu_s"] is not None])
+    rc = _med([r["redis_server_cpu_s"] + r["redis_cli_cpu_s"]
+               for r in rr if r["redis_server_cpu_s"] is not None])
+    ld["larder_cpu_s_median"], ld["redis_cpu_s_median"] = lc, rc
+    w("| CPU seconds used (median; larder: node + loader, redis: server + "
+      "redis-cli) | larder %s, redis %s | | redis ÷ larder: %s× |" %
+      (_f(lc), _f(rc), _f(rc / lc if lc and rc else None)))
     w("| **ratio larder rows/s ÷ redis rows/s** | | **%s×** (to the first "
       "hit: %s×) | %s |" %
       (_f(ld["ratio"]), _f(ld["ratio_visible"]),
@@ -783,11 +796,17 @@ def render(s):
            _f(_med([y["overhead_per_key_files"] for y in lm]))))
     rm = s["memory"]["redis"]
     if rm:
-        w("| redis | %s | INFO used_memory growth | %s | **%s** (rounds: %s) "
-          "| RSS growth, round 1 (fresh server): %s |" %
-          (_int(rows), _int(_med([y["used_growth"] for y in rm])),
+        w("| redis | %s | INFO used_memory growth, once the main hash "
+          "table's incremental rehash had finished (%s s after the load) | "
+          "%s | **%s** "
+          "(rounds: %s) | right after the load (old and new hash table "
+          "both allocated while rehashing): %s; RSS growth, round 1 (fresh "
+          "server): %s |" %
+          (_int(rows), ", ".join(_int(y["rehash_wait_s"]) for y in rm),
+           _int(_med([y["used_growth"] for y in rm])),
            _f(_med([y["overhead_per_key"] for y in rm])),
            ", ".join(_f(y["overhead_per_key"]) for y in rm),
+           ", ".join(_f(y["overhead_per_key_right_after"]) for y in rm),
            _f(rm[0]["overhead_per_key_rss"])))
     mc = s["memory"].get("memcached")
     if mc:

@@ -73,6 +73,7 @@ CLIENT_CORE=1
 START_TIMEOUT=60       # seconds for a server to answer / become ready
 STOP_TIMEOUT=30        # seconds between SIGTERM and SIGKILL
 WARMUP_REQUESTS=200000
+REHASH_TIMEOUT=300     # seconds to wait for Redis to finish a rehash
 
 die() {
     echo "load_vs_redis: $*" >&2
@@ -117,7 +118,7 @@ WORK=$(mktemp -d "$TMPBASE/load_vs_redis.XXXXXX")
 RESULTS="$WORK/results.jsonl"
 # Private copies, so that a rebuild during the run cannot mix two builds.
 mkdir "$WORK/bin"
-cp "$LARDERD" "$LARDER_LOAD" "$WORK/bin/"
+cp -p "$LARDERD" "$LARDER_LOAD" "$WORK/bin/"
 LARDERD="$WORK/bin/$(basename "$LARDERD")"
 LARDER_LOAD="$WORK/bin/$(basename "$LARDER_LOAD")"
 declare -A PID_OF=()   # name -> pid of every server still running
@@ -351,10 +352,33 @@ redis_round() { # round
     [[ $n == "$ROWS" ]] || die "redis: DBSIZE $n after loading $ROWS rows"
     u1=$(info_field "$port" used_memory)
     r1=$("$PY" "$HELPER" rss "$pid")
-    rec load_redis round="$round" wall_s="$(elapsed "$t0" "$t1")" \
+    # Redis grows its main hash table incrementally: right after the load
+    # the old and the new table are both allocated, and the idle server
+    # finishes the move in its cron, 1 ms per tick. Wait for that.
+    local settle
+    settle=$(redis_rehashed "$port")
+    local u2
+    u2=$(info_field "$port" used_memory)
+    rec load_redis round="$round" wall_s="$(elapsed "$t0" "$t1")" rehash_wait_s="$settle" \
         sample_before="$s0" sample_after="$s1" \
-        used_memory_before="$u0" used_memory_after="$u1" rss_before="$r0" rss_after="$r1"
+        used_memory_before="$u0" used_memory_after="$u1" used_memory_settled="$u2" \
+        rss_before="$r0" rss_after="$r1" rss_settled="$("$PY" "$HELPER" rss "$pid")"
     say "  redis round $round: $(elapsed "$t0" "$t1")s"
+}
+
+# Waits (up to REHASH_TIMEOUT seconds) until redis-server at port has no
+# main hash table rehash in progress (DEBUG HTSTATS, allowed on local
+# connections with --enable-debug-command local); prints the seconds waited.
+redis_rehashed() { # port
+    local t0=$SECONDS
+    while rcli "$1" DEBUG HTSTATS 0 | grep -q 'rehashing target'; do
+        if (( SECONDS - t0 >= REHASH_TIMEOUT )); then
+            echo "load_vs_redis: redis still rehashing after ${REHASH_TIMEOUT}s; measuring anyway" >&2
+            break
+        fi
+        sleep 1
+    done
+    echo $((SECONDS - t0))
 }
 
 run_memcached() {
@@ -453,7 +477,7 @@ run_gets() {
     say "  prefilled larderd's live table with $LIVE_KEYS keys in ${lfill}s"
     rport=$(free_port)
     start_server redis_get "$SERVER_CORE" "$rport" redis-server --port "$rport" --bind 127.0.0.1 \
-        --save '' --appendonly no --dir "$WORK"
+        --save '' --appendonly no --enable-debug-command local --dir "$WORK"
     t0=$(now)
     rc=0
     taskset -c "$CLIENT_CORE" timeout -k 5 "$LOAD_TIMEOUT" redis-cli -h 127.0.0.1 -p "$rport" \
@@ -463,7 +487,7 @@ run_gets() {
         die "prefilling redis failed: $(tail -n 3 "$WORK/redis.get.pipe")"
     local rfill
     rfill=$(elapsed "$t0" "$t1")
-    say "  prefilled redis with $LIVE_KEYS keys in ${rfill}s"
+    say "  prefilled redis with $LIVE_KEYS keys in ${rfill}s; its rehash ended $(redis_rehashed "$rport")s later"
     [[ $(rcli "$lport" DBSIZE) == "$LIVE_KEYS" ]] || die "larderd live DBSIZE is not $LIVE_KEYS"
     [[ $(rcli "$rport" DBSIZE) == "$LIVE_KEYS" ]] || die "redis DBSIZE is not $LIVE_KEYS"
     "$PY" "$HELPER" check-values "$lport" t.get "$ROWS" raw >/dev/null || die "larder T.GET values wrong"
@@ -502,7 +526,7 @@ source_desc() {
 # ---------------------------------------------------------------------------
 
 say "work directory $WORK ($(df -h --output=avail "$WORK" | tail -n 1 | tr -d ' ') free)"
-SOURCE=$(source_desc)
+SOURCE="$(source_desc); binaries built $(date -u -r "$LARDERD" '+%Y-%m-%d %H:%M UTC')"
 BUSY_START=$("$PY" "$HELPER" busy 3)
 "$PY" "$HELPER" machine >"$WORK/machine.json"
 BATCH_MEMORY=$((ROWS * 400 > (1 << 30) ? ROWS * 400 : (1 << 30)))
@@ -517,7 +541,7 @@ read -r FS_SOURCE FS_TYPE <<<"$(df --output=source,fstype "$WORK" | tail -n 1)"
 
 port=$(free_port)
 start_server redis "" "$port" redis-server --port "$port" --bind 127.0.0.1 --save '' \
-    --appendonly no --dir "$WORK"
+    --appendonly no --enable-debug-command local --dir "$WORK"
 
 say "$ROUNDS rounds alternating larder, redis"
 for ((round = 1; round <= ROUNDS; round++)); do
