@@ -86,6 +86,18 @@ static int set_value(struct cli_args *a, int bit, const char *v)
         }
         a->node = v;
         return 0;
+    case CLI_OPT_BIT_USER:
+        if (v[0] == '\0') {
+            return usage_error(a, "--user needs a user name");
+        }
+        a->user = v;
+        return 0;
+    case CLI_OPT_BIT_PASSWORD_FILE:
+        if (v[0] == '\0') {
+            return usage_error(a, "--password-file needs a path");
+        }
+        a->password_file = v;
+        return 0;
     case CLI_OPT_BIT_SAMPLE:
         if (!parse_uint(v, CLI_SAMPLE_MAX, &n)) {
             return usage_error(a, "--sample: \"%s\" is not a number (0 to "

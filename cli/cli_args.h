@@ -46,6 +46,12 @@
       "get, mget, status: ask this node instead of a live member")           \
     X(TIMEOUT, "timeout", "MS",                                              \
       "get, mget, status: connect and reply timeout (default 2000)")         \
+    X(USER, "user", "NAME",                                                  \
+      "get, mget, status: the node user to AUTH as (default: the default "   \
+      "user)")                                                               \
+    X(PASSWORD_FILE, "password-file", "PATH",                                \
+      "get, mget, status: AUTH with the first line of PATH (default: "       \
+      "$LARDER_PASSWORD, if set)")                                           \
     X(SAMPLE, "sample", "N",                                                 \
       "diff: how many changed values to show (default 10)")
 
@@ -74,6 +80,9 @@ struct cli_args {
     uint32_t wait_s;        /* activate --wait; 0: refuse at once */
     uint64_t version;       /* valid if seen & CLI_OPT(VERSION) */
     const char *node;
+    const char *user;          /* --user, or NULL */
+    const char *password_file; /* --password-file, or NULL */
+    const char *env_password;  /* $LARDER_PASSWORD (set by the caller) */
     int timeout_ms;
     uint32_t sample;        /* diff --sample */
     const char *command;    /* NULL if none was given */

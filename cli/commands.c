@@ -20,7 +20,9 @@
 #include "commands.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,9 @@
 #define CLI_GLOBAL_OPTS (CLI_OPT(MEMBERSHIP) | CLI_OPT(JSON) | CLI_OPT(HELP))
 
 /* Options of the commands that read from a node. */
-#define CLI_READ_OPTS (CLI_OPT(VERSION) | CLI_OPT(NODE) | CLI_OPT(TIMEOUT))
+#define CLI_NODE_OPTS (CLI_OPT(NODE) | CLI_OPT(TIMEOUT) | CLI_OPT(USER) | \
+                       CLI_OPT(PASSWORD_FILE))
+#define CLI_READ_OPTS (CLI_OPT(VERSION) | CLI_NODE_OPTS)
 
 /* What a running command has at hand. */
 struct cli_ctx {
@@ -110,7 +114,7 @@ static const struct cli_command commands[] = {
      "Asks the node (--node, or a live member) for INFO batch and shows its "
      "health\n(ok, degraded with the reasons, starting, stopping) and, per "
      "batch table, the\nactive version, its age and its max age. Exits 1 "
-     "unless the node is ok.", 0, 0, CLI_OPT(NODE) | CLI_OPT(TIMEOUT),
+     "unless the node is ok.", 0, 0, CLI_NODE_OPTS,
      cmd_status},
 };
 
@@ -756,9 +760,94 @@ static int cmd_rollback(struct cli_ctx *c)
 
 /* ---- get, mget ---------------------------------------------------------- */
 
+/* Longest password read from --password-file or $LARDER_PASSWORD. */
+#define CLI_PASSWORD_MAX 512
+
+/*
+ * The password to AUTH with, into pw: the first line of --password-file,
+ * else $LARDER_PASSWORD, else none (pw = ""). A password is never taken
+ * from the command line, where other users of the machine could read it.
+ */
+static int read_password(struct cli_ctx *c, char *pw, size_t pwlen)
+{
+    pw[0] = '\0';
+    if (c->a->password_file == NULL) {
+        if (c->a->env_password != NULL) {
+            if (strlen(c->a->env_password) >= pwlen) {
+                return say(c, CLI_EXIT_USAGE, "$LARDER_PASSWORD is longer "
+                           "than %zu bytes", pwlen - 1);
+            }
+            snprintf(pw, pwlen, "%s", c->a->env_password);
+        }
+        return CLI_EXIT_OK;
+    }
+    FILE *f = fopen(c->a->password_file, "r");
+    if (f == NULL) {
+        return say(c, CLI_EXIT_USAGE, "--password-file %s: %s",
+                   c->a->password_file, strerror(errno));
+    }
+    bool got = fgets(pw, (int)pwlen, f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(pw, "\r\n") : 0;
+    if (!got || n == 0) {
+        return say(c, CLI_EXIT_USAGE, "--password-file %s is empty",
+                   c->a->password_file);
+    }
+    if (pw[n] == '\0' && n == pwlen - 1) {
+        return say(c, CLI_EXIT_USAGE, "--password-file %s: the password is "
+                   "longer than %zu bytes", c->a->password_file, pwlen - 1);
+    }
+    pw[n] = '\0';
+    return CLI_EXIT_OK;
+}
+
+/*
+ * Authenticates a fresh connection when a password was given (AUTH pw, or
+ * AUTH user pw with --user); closes it and says why on failure.
+ */
+static int authenticate(struct cli_ctx *c, struct resp_client **cl)
+{
+    char pw[CLI_PASSWORD_MAX + 1];
+    int rc = read_password(c, pw, sizeof(pw));
+    if (rc != CLI_EXIT_OK || pw[0] == '\0') {
+        if (rc == CLI_EXIT_OK && c->a->user != NULL) {
+            rc = say(c, CLI_EXIT_USAGE, "--user needs a password: "
+                     "--password-file or $LARDER_PASSWORD");
+        }
+        if (rc != CLI_EXIT_OK) {
+            resp_client_close(cl);
+        }
+        return rc;
+    }
+    const char *argv[3] = {"AUTH"};
+    int argc = 1;
+    if (c->a->user != NULL) {
+        argv[argc++] = c->a->user;
+    }
+    argv[argc++] = pw;
+    struct resp_reply *r = NULL;
+    char err[512] = "";
+    enum resp_client_status st =
+        resp_client_command(*cl, argc, argv, NULL, &r, err, sizeof(err));
+    explicit_bzero(pw, sizeof(pw));
+    if (st != RESP_CLIENT_OK) {
+        resp_client_close(cl);
+        return say(c, CLI_EXIT_UNREACHABLE, "AUTH: %s", err);
+    }
+    if (r->type == RESP_REPLY_ERRORMSG) {
+        rc = say(c, CLI_EXIT_NOTFOUND, "%s refused AUTH%s%s: %.*s",
+                 resp_client_peer(*cl), c->a->user ? " as " : "",
+                 c->a->user ? c->a->user : "", (int)r->len, r->str);
+        resp_client_close(cl);
+    }
+    resp_reply_free(r);
+    return rc;
+}
+
 /*
  * Connects to --node, or else to a live member of the membership (those in
- * state "ready" first, then by id), trying each until one accepts.
+ * state "ready" first, then by id), trying each until one accepts, and
+ * authenticates when a password was given.
  */
 static int connect_node(struct cli_ctx *c, struct resp_client **out)
 {
@@ -768,7 +857,7 @@ static int connect_node(struct cli_ctx *c, struct resp_client **out)
                                      sizeof(err)) != RESP_CLIENT_OK) {
             return say(c, CLI_EXIT_UNREACHABLE, "%s", err);
         }
-        return CLI_EXIT_OK;
+        return authenticate(c, out);
     }
     int rc = open_membership(c);
     if (rc != CLI_EXIT_OK) {
@@ -793,7 +882,7 @@ static int connect_node(struct cli_ctx *c, struct resp_client **out)
                                          err, sizeof(err)) ==
                 RESP_CLIENT_OK) {
                 free(mem);
-                return CLI_EXIT_OK;
+                return authenticate(c, out);
             }
         }
     }

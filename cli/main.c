@@ -12,6 +12,7 @@ int main(int argc, char **argv)
 {
     struct cli_args a;
     int parse_rc = cli_args_parse(&a, argc, argv, getenv("LARDER_MEMBERSHIP"));
+    a.env_password = getenv("LARDER_PASSWORD");
     int rc = cli_run(&a, parse_rc, stdout, stderr);
     cli_args_free(&a);
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {

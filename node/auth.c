@@ -546,6 +546,60 @@ bool auth_session_login(struct auth_session *s, const struct auth_table *t,
 }
 
 /* ------------------------------------------------------------------ */
+/* HTTP Basic credentials */
+
+int auth_basic_parse(const char *header, char *user, size_t userlen,
+                     char *pw, size_t pwlen)
+{
+    static const char scheme[] = "Basic ";
+    if (header == NULL ||
+        strncasecmp(header, scheme, sizeof(scheme) - 1) != 0) {
+        return -1;
+    }
+    const char *b64 = header + sizeof(scheme) - 1;
+    while (*b64 == ' ') {
+        b64++;
+    }
+    size_t n = strlen(b64);
+    while (n > 0 && b64[n - 1] == ' ') {
+        n--;
+    }
+    /* base64 of user:password, both at most their buffers (with a NUL). */
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > userlen + pwlen) {
+        return -1;
+    }
+    unsigned char *raw = malloc(n / 4 * 3 + 1);
+    if (raw == NULL) {
+        return -1;
+    }
+    int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+    int rc = -1;
+    if (len >= 0) {
+        /* EVP_DecodeBlock counts the '=' padding as zero bytes. */
+        if (b64[n - 1] == '=') {
+            len--;
+            if (b64[n - 2] == '=') {
+                len--;
+            }
+        }
+        const unsigned char *colon = memchr(raw, ':', (size_t)len);
+        size_t ulen = colon != NULL ? (size_t)(colon - raw) : 0;
+        size_t plen = colon != NULL ? (size_t)len - ulen - 1 : 0;
+        if (colon != NULL && ulen < userlen && plen < pwlen &&
+            memchr(raw, '\0', (size_t)len) == NULL) {
+            memcpy(user, raw, ulen);
+            user[ulen] = '\0';
+            memcpy(pw, colon + 1, plen);
+            pw[plen] = '\0';
+            rc = 0;
+        }
+    }
+    OPENSSL_cleanse(raw, n / 4 * 3 + 1);
+    free(raw);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* Protected mode */
 
 bool auth_addr_is_loopback(const char *addr)

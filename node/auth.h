@@ -178,6 +178,16 @@ bool auth_session_login(struct auth_session *s, const struct auth_table *t,
                         const char *name, size_t namelen, const char *pw,
                         size_t pwlen);
 
+/*
+ * Parses an HTTP "Authorization: Basic BASE64(user:password)" header value
+ * (no I/O). The user part may be empty, meaning the default user, as in
+ * AUTH with one argument. Returns 0 with user and pw NUL-terminated, or -1
+ * for another scheme, bad base64, no ':' or a part longer than its
+ * buffer. pw may hold the password afterwards: the caller cleanses it.
+ */
+int auth_basic_parse(const char *header, char *user, size_t userlen,
+                     char *pw, size_t pwlen);
+
 /* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 written as numbers. */
 bool auth_addr_is_loopback(const char *addr);
 

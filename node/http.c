@@ -21,6 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "auth.h"
 #include "batch.h"
 #include "health.h"
 #include "log.h"
@@ -41,6 +45,12 @@ struct http_server {
     int stop_rd, stop_wr;
     pthread_t thread;
     bool started;
+    /* The SHA-256 of the last Authorization header that passed, and the
+     * user table generation it passed against: a scraper sending the same
+     * header again is let in without another PBKDF2 derivation. Used by
+     * the HTTP thread only. */
+    unsigned char pass_digest[32];
+    uint64_t pass_generation; /* 0: nothing cached */
 };
 
 static int64_t wall_ms(void)
@@ -125,6 +135,48 @@ static void reply(struct evhttp_request *req, int code, const char *reason,
     evhttp_send_reply(req, code, reason, NULL);
 }
 
+/*
+ * Whether a /metrics request may be answered: always when the node needs
+ * no password; otherwise its Authorization header must carry Basic
+ * credentials of a user of the published table (any role). Runs inside
+ * the HTTP thread's read section, which keeps the table alive.
+ */
+static bool metrics_allowed(struct http_server *h, struct evhttp_request *req)
+{
+    if (!auth_required(h->srv->auth)) {
+        return true;
+    }
+    const char *header = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Authorization");
+    if (header == NULL) {
+        return false;
+    }
+    const struct auth_table *t = auth_current(h->srv->auth);
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    if (EVP_Digest(header, strlen(header), digest, &dlen, EVP_sha256(),
+                   NULL) != 1) {
+        return false;
+    }
+    if (h->pass_generation == t->generation &&
+        CRYPTO_memcmp(digest, h->pass_digest, sizeof(digest)) == 0) {
+        return true;
+    }
+    char user[AUTH_NAME_MAX + 1];
+    char pw[512];
+    bool ok = false;
+    if (auth_basic_parse(header, user, sizeof(user), pw, sizeof(pw)) == 0) {
+        const char *name = user[0] != '\0' ? user : AUTH_DEFAULT_USER;
+        ok = auth_table_verify(t, name, strlen(name), pw, strlen(pw)) != NULL;
+    }
+    OPENSSL_cleanse(pw, sizeof(pw));
+    if (ok) {
+        memcpy(h->pass_digest, digest, sizeof(digest));
+        h->pass_generation = t->generation;
+    }
+    return ok;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct http_server *h = arg;
@@ -153,6 +205,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     char *json = NULL;
     struct health_report rep;
     qsbr_enter(&srv->http_epoch); /* the view stays valid until leave */
+    if (metrics && !metrics_allowed(h, req)) {
+        qsbr_leave(&srv->http_epoch);
+        static const char msg[] = "authentication required: /metrics takes "
+                                  "HTTP Basic credentials of a node user\n";
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "WWW-Authenticate", "Basic realm=\"larder\"");
+        reply(req, 401, "Unauthorized", "text/plain", msg, sizeof(msg) - 1);
+        return;
+    }
     const struct batch_view *v = batch_current(srv->batch);
     struct batch_usage usage;
     batch_view_usage(v, &usage);

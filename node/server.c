@@ -495,8 +495,8 @@ int server_init(struct server *srv, struct node_options *opts, char *err,
         batch_setup(srv, err, errlen) != 0) {
         return -1;
     }
-    /* Only workers read user tables: the first nworkers epochs. */
-    auth_set_readers(srv->auth, srv->batch_epochs, srv->nworkers);
+    /* Workers and the HTTP thread (for /metrics) read user tables. */
+    auth_set_readers(srv->auth, srv->batch_epochs, srv->nworkers + 1);
     return http_create(srv, &srv->http, err, errlen);
 }
 

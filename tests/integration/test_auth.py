@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -492,11 +493,60 @@ def test_no_password_unchanged(ctx):
         eq(c.call("FLUSHALL"), "OK", "FLUSHALL without a password")
 
 
+def test_cli_auth(ctx):
+    """The admin CLI authenticates with --password-file or $LARDER_PASSWORD
+    (never a password on its command line), as a user with --user."""
+    ctx.larder_only("the larder CLI")
+    cli = os.path.join(os.path.dirname(os.path.dirname(ctx.opts.larderd)),
+                       "cli", "larder")
+    if not os.access(cli, os.X_OK):
+        raise h.Skip("%s is not built" % cli)
+    d = h.tmpdir()
+    acl = os.path.join(d, "users.acl")
+    write_acl(acl, [pbkdf2_line("rita", "reader", "ritapw")])
+    srv = start(ctx, ["--acl-file", acl, "--data-dir",
+                      os.path.join(d, "data")])
+    node = "%s:%d" % (h.HOST, srv.port)
+    pwfile = os.path.join(d, "pw")
+
+    def run(*args, password=None, pw_in_file=None):
+        env = dict(os.environ)
+        env.pop("LARDER_PASSWORD", None)
+        if password is not None:
+            env["LARDER_PASSWORD"] = password
+        extra = []
+        if pw_in_file is not None:
+            with open(pwfile, "w") as f:
+                f.write(pw_in_file + "\n")
+            extra = ["--password-file", pwfile]
+        p = subprocess.run([cli, "status", "--node", node] + list(args) +
+                           extra, env=env, capture_output=True, text=True,
+                           timeout=h.scaled(30))
+        return p.returncode, p.stdout + p.stderr
+
+    code, out = run()
+    check(code != 0 and "NOAUTH" in out,
+          "without a password the node's NOAUTH shows: %d %r" % (code, out))
+    code, out = run("--user", "rita", password="ritapw")
+    eq(code, 0, "status as rita with $LARDER_PASSWORD: %r" % out)
+    code, out = run("--user", "rita", pw_in_file="ritapw")
+    eq(code, 0, "status as rita with --password-file: %r" % out)
+    code, out = run("--user", "rita", pw_in_file="wrong")
+    check(code == 1 and "refused AUTH as rita" in out and "wrong" not in out,
+          "a wrong password is refused, and not echoed: %d %r" % (code, out))
+    code, out = run("--user", "rita")
+    check(code == 2 and "needs a password" in out,
+          "--user without a password is a usage error: %d %r" % (code, out))
+    code, out = run("--password-file", os.path.join(d, "missing"))
+    check(code == 2 and "missing" in out,
+          "a missing password file is named: %d %r" % (code, out))
+
+
 TESTS = [test_protected_mode, test_noauth_and_auth, test_acl_roles,
          test_sighup_reloads_acl_file, test_sighup_reloads_config_file,
          test_reload_under_load, test_config_set_requirepass,
          test_redis_cli_auth, test_hash_password_helper, test_startup_errors,
-         test_no_password_unchanged]
+         test_no_password_unchanged, test_cli_auth]
 
 if __name__ == "__main__":
     h.main(TESTS, budget=120)

@@ -18,6 +18,7 @@ json lines; a busy --http-port stops the node from starting. Membership
 drain does not exist yet (skipped).
 """
 
+import base64
 import http.client
 import json
 import math
@@ -227,11 +228,11 @@ def samples_of(page, name):
 # HTTP
 # ---------------------------------------------------------------------------
 
-def http_get(port, path, method="GET"):
+def http_get(port, path, method="GET", headers=None):
     """(status, headers dict, body str)."""
     c = http.client.HTTPConnection(h.HOST, port, timeout=h.scaled(10))
     try:
-        c.request(method, path)
+        c.request(method, path, headers=headers or {})
         r = c.getresponse()
         body = r.read().decode("utf-8")
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
@@ -616,6 +617,54 @@ def test_http_errors(ctx):
     eq(status, 200, "strict=0 is not strict")
 
 
+def basic(user, password):
+    raw = ("%s:%s" % (user, password)).encode("utf-8")
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def test_metrics_auth(ctx):
+    """With a password set, /metrics takes HTTP Basic credentials of a node
+    user (any role); /health stays open for load balancers."""
+    n = Node(ctx)
+    n.start()
+    wait_health(n.http_port, 200, "ok")
+    eq(http_get(n.http_port, "/metrics")[0], 200, "open without a password")
+    c = n.srv.conn()
+    try:
+        eq(c.call("CONFIG", "SET", "requirepass", "pw1"), "OK",
+           "set a password")
+    finally:
+        c.close()
+    status, hdr, _ = http_get(n.http_port, "/metrics")
+    eq(status, 401, "/metrics without credentials")
+    check(hdr.get("www-authenticate", "").startswith("Basic"),
+          "401 names the Basic scheme: %r" % hdr)
+    for user, pw, want in (("", "pw1", 200), ("default", "pw1", 200),
+                           ("default", "nope", 401), ("bob", "pw1", 401),
+                           ("default", "pw1", 200)):
+        status, _, body = http_get(n.http_port, "/metrics",
+                                   headers=basic(user, pw))
+        eq(status, want, "/metrics as %r/%r" % (user, pw))
+    parse_exposition(body)
+    status, _, _ = http_get(n.http_port, "/metrics",
+                            headers={"Authorization": "Bearer pw1"})
+    eq(status, 401, "another scheme is refused")
+    c = n.srv.conn()
+    try:
+        eq(c.call("AUTH", "pw1"), "OK", "AUTH")
+        eq(c.call("CONFIG", "SET", "requirepass", "pw2"), "OK", "new password")
+        status, _, _ = http_get(n.http_port, "/metrics",
+                                headers=basic("", "pw1"))
+        eq(status, 401, "the old password no longer opens /metrics")
+        status, _, _ = http_get(n.http_port, "/metrics",
+                                headers=basic("", "pw2"))
+        eq(status, 200, "the new one does")
+        # Let the runner's stop-and-check talk to the node again.
+        eq(c.call("CONFIG", "SET", "requirepass", ""), "OK", "no password")
+    finally:
+        c.close()
+
+
 def test_http_port_busy(ctx):
     ctx.larder_only("HTTP endpoint")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -689,5 +738,5 @@ if __name__ == "__main__":
             test_hot_keys,
             test_health_join_load_and_stale, test_health_503_until_pulled,
             test_health_membership_unreachable, test_http_errors,
-            test_http_port_busy, test_log_json, test_health_stopping,
+            test_metrics_auth, test_http_port_busy, test_log_json, test_health_stopping,
             test_drain], budget=240)

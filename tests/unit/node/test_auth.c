@@ -526,6 +526,43 @@ static void test_acl_load_reads_a_file(void **state)
     auth_destroy(&a);
 }
 
+/* "Authorization: Basic ..." values: user:password in base64. */
+static void test_basic_credentials(void **state)
+{
+    char user[16];
+    char pw[16];
+    /* "ops:s3cret" */
+    assert_int_equal(auth_basic_parse("Basic b3BzOnMzY3JldA==", user,
+                                      sizeof(user), pw, sizeof(pw)), 0);
+    assert_string_equal(user, "ops");
+    assert_string_equal(pw, "s3cret");
+    /* ":pw" (the default user), scheme in another case, spaces around */
+    assert_int_equal(auth_basic_parse("basic  OnB3 ", user, sizeof(user), pw,
+                                      sizeof(pw)), 0);
+    assert_string_equal(user, "");
+    assert_string_equal(pw, "pw");
+    /* "a:b:c": the password keeps its colons */
+    assert_int_equal(auth_basic_parse("Basic YTpiOmM=", user, sizeof(user),
+                                      pw, sizeof(pw)), 0);
+    assert_string_equal(user, "a");
+    assert_string_equal(pw, "b:c");
+    /* no colon ("abc"), bad base64, another scheme, nothing */
+    assert_int_equal(auth_basic_parse("Basic YWJj", user, sizeof(user), pw,
+                                      sizeof(pw)), -1);
+    assert_int_equal(auth_basic_parse("Basic !!!!", user, sizeof(user), pw,
+                                      sizeof(pw)), -1);
+    assert_int_equal(auth_basic_parse("Bearer b3BzOnMzY3JldA==", user,
+                                      sizeof(user), pw, sizeof(pw)), -1);
+    assert_int_equal(auth_basic_parse("Basic ", user, sizeof(user), pw,
+                                      sizeof(pw)), -1);
+    assert_int_equal(auth_basic_parse(NULL, user, sizeof(user), pw,
+                                      sizeof(pw)), -1);
+    /* a password longer than its buffer: "u:0123456789abcdefXYZ" */
+    assert_int_equal(auth_basic_parse("Basic dTowMTIzNDU2Nzg5YWJjZGVmWFla",
+                                      user, sizeof(user), pw, sizeof(pw)),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_reload_keeps_or_replaces_requirepass),
         cmocka_unit_test(test_old_tables_wait_for_readers),
         cmocka_unit_test(test_acl_load_reads_a_file),
+        cmocka_unit_test(test_basic_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
