@@ -7,13 +7,16 @@
  * fsync'ed and renamed over the target (then the directory is fsync'ed), so
  * a reader sees the old or the new record and never a torn one, and readers
  * take no lock. A read-modify-write sequence (version allocation, the
- * active map's compare-and-set, a member's memory figures) holds flock on
- * DIR/.lock, opened afresh for each sequence, so it excludes other handles
- * and other processes alike. The per-table load lock is flock on
- * DIR/locks/<table>.lock through a descriptor kept open in the lock: the
- * kernel drops it when the process dies, kill -9 included.
+ * compare-and-sets of the active map and the placement, a member's memory
+ * figures) holds flock on DIR/.lock, opened afresh for each sequence, so
+ * it excludes other handles and other processes alike. The per-table load
+ * lock is flock on DIR/locks/<table>.lock through a descriptor kept open
+ * in the lock: the kernel drops it when the process dies, kill -9
+ * included. membership_wait_change() polls a signature of the watched
+ * files (names, inodes, sizes, mtimes, live processes) every 100 ms.
  */
 #include "membership-internal.h"
+#include "record_codec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOCAL_TMP_PREFIX ".tmp~" /* '~' is never part of a valid name */
@@ -36,7 +40,13 @@
 struct local_state {
     char dir[PATH_MAX]; /* absolute */
     unsigned long tmp_seq;
+    uint64_t seen; /* state signature last reported by wait_change */
 };
+
+/* How often membership_wait_change() looks at the files. */
+#define LOCAL_POLL_MS 100
+
+static enum memb_status state_signature(struct membership *m, uint64_t *out);
 
 struct local_lock {
     struct memb_lock base;
@@ -181,19 +191,11 @@ static enum memb_status write_json(struct membership *m, const char *path,
                          "%s: cannot encode record (strings must be UTF-8)",
                          path);
     }
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (text == NULL) {
+    char *line = memb_json_text(doc, true);
+    if (line == NULL) {
         return memb_fail(m, MEMB_ERR, "%s: cannot encode record", path);
     }
-    size_t len = strlen(text);
-    char *line = realloc(text, len + 2);
-    if (line == NULL) {
-        free(text);
-        return memb_fail(m, MEMB_ERR, "out of memory");
-    }
-    line[len] = '\n';
-    line[len + 1] = '\0';
-    enum memb_status st = write_atomic(m, path, line, len + 1);
+    enum memb_status st = write_atomic(m, path, line, strlen(line));
     free(line);
     return st;
 }
@@ -299,132 +301,6 @@ static enum memb_status for_each_entry(struct membership *m, const char *dir,
     return st;
 }
 
-/*
- * Parses a uint64 that is all of s: decimal, or hexadecimal after "0x";
- * 0 on success.
- */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    int base = 10;
-    if (s[0] == '0' && s[1] == 'x') {
-        base = 16;
-        s += 2;
-    }
-    if (!((s[0] >= '0' && s[0] <= '9') ||
-          (base == 16 && ((s[0] >= 'a' && s[0] <= 'f') ||
-                          (s[0] >= 'A' && s[0] <= 'F'))))) {
-        return -1;
-    }
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, base);
-    if (errno != 0 || *end != '\0') {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* ---- JSON fields -------------------------------------------------------- */
-
-/*
- * Reads fields of one record; the first bad field is remembered so the
- * caller reports "path: field f: ..." once. Missing fields read as 0 or "".
- */
-struct jreader {
-    const char *bad; /* first bad field, NULL if none */
-};
-
-static void jr_bad(struct jreader *r, const char *key)
-{
-    if (r->bad == NULL) {
-        r->bad = key;
-    }
-}
-
-/* A uint64 value: a non-negative integer or a string parse_u64 takes. */
-static uint64_t jr_u64_value(struct jreader *r, json_t *v, const char *key)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        return (uint64_t)json_integer_value(v);
-    }
-    uint64_t u;
-    if (json_is_string(v) && parse_u64(json_string_value(v), &u) == 0) {
-        return u;
-    }
-    jr_bad(r, key);
-    return 0;
-}
-
-static uint64_t jr_u64(struct jreader *r, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return v != NULL ? jr_u64_value(r, v, key) : 0;
-}
-
-static uint32_t jr_u32(struct jreader *r, json_t *o, const char *key)
-{
-    uint64_t v = jr_u64(r, o, key);
-    if (v > UINT32_MAX) {
-        jr_bad(r, key);
-        return 0;
-    }
-    return (uint32_t)v;
-}
-
-static int64_t jr_i64(struct jreader *r, json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (v == NULL) {
-        return 0;
-    }
-    if (!json_is_integer(v)) {
-        jr_bad(r, key);
-        return 0;
-    }
-    return (int64_t)json_integer_value(v);
-}
-
-static void jr_str(struct jreader *r, json_t *o, const char *key, char *buf,
-                   size_t size)
-{
-    buf[0] = '\0';
-    json_t *v = json_object_get(o, key);
-    if (v == NULL) {
-        return;
-    }
-    if (!json_is_string(v) || json_string_length(v) >= size ||
-        strlen(json_string_value(v)) != json_string_length(v)) {
-        jr_bad(r, key);
-        return;
-    }
-    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
-}
-
-/* A uint64 as a JSON integer, or a decimal string above INT64_MAX. */
-static json_t *json_u64(uint64_t v)
-{
-    if (v <= (uint64_t)INT64_MAX) {
-        return json_integer((json_int_t)v);
-    }
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    return json_string(buf);
-}
-
-/* Sets key to value; value NULL (a string that is not UTF-8) poisons doc. */
-static void jset(json_t **doc, const char *key, json_t *value)
-{
-    if (*doc == NULL) {
-        json_decref(value);
-        return;
-    }
-    if (value == NULL || json_object_set_new(*doc, key, value) != 0) {
-        json_decref(*doc);
-        *doc = NULL;
-    }
-}
-
 /* ---- open / close ------------------------------------------------------- */
 
 static enum memb_status local_open(struct membership *m, const char *location)
@@ -456,7 +332,12 @@ static enum memb_status local_open(struct membership *m, const char *location)
                          location);
     }
     m->state = s;
-    return MEMB_OK;
+    enum memb_status st = state_signature(m, &s->seen);
+    if (st != MEMB_OK) {
+        free(s);
+        m->state = NULL;
+    }
+    return st;
 }
 
 static void local_close(struct membership *m)
@@ -475,52 +356,10 @@ static enum memb_status local_table_put(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    json_t *doc = json_object();
-    jset(&doc, "name", json_string(t->name));
-    jset(&doc, "kind", json_string(memb_table_kind_name(t->kind)));
-    jset(&doc, "partitions", json_integer(t->partitions));
-    jset(&doc, "replication", t->replication == 0
-                                  ? json_string("all")
-                                  : json_integer(t->replication));
-    jset(&doc, "fallback_key", json_string(t->fallback_key));
-    jset(&doc, "max_age_s", json_u64(t->max_age_s));
-    jset(&doc, "dims", json_integer(t->dims));
+    json_t *doc = memb_table_encode(t);
     st = write_json(m, path, doc);
     json_decref(doc);
     return st;
-}
-
-static enum memb_status decode_table(struct membership *m, const char *path,
-                                     json_t *doc, struct memb_table *t)
-{
-    struct jreader r = {0};
-    memset(t, 0, sizeof(*t));
-    jr_str(&r, doc, "name", t->name, sizeof(t->name));
-    const char *kind = json_string_value(json_object_get(doc, "kind"));
-    if (kind != NULL && strcmp(kind, "live") == 0) {
-        t->kind = MEMB_TABLE_LIVE;
-    } else if (kind != NULL && strcmp(kind, "batch") == 0) {
-        t->kind = MEMB_TABLE_BATCH;
-    } else {
-        jr_bad(&r, "kind");
-    }
-    t->partitions = jr_u32(&r, doc, "partitions");
-    json_t *rep = json_object_get(doc, "replication");
-    if (json_is_string(rep) && strcmp(json_string_value(rep), "all") == 0) {
-        t->replication = 0;
-    } else {
-        t->replication = jr_u32(&r, doc, "replication");
-    }
-    jr_str(&r, doc, "fallback_key", t->fallback_key, sizeof(t->fallback_key));
-    t->max_age_s = jr_u64(&r, doc, "max_age_s");
-    t->dims = jr_u32(&r, doc, "dims");
-    if (r.bad == NULL && !membership_valid_name(t->name)) {
-        r.bad = "name";
-    }
-    if (r.bad != NULL) {
-        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
-    }
-    return MEMB_OK;
 }
 
 static enum memb_status local_table_get(struct membership *m,
@@ -537,7 +376,7 @@ static enum memb_status local_table_get(struct membership *m,
         return memb_fail(m, MEMB_NOTFOUND, "no table %s", name);
     }
     if (st == MEMB_OK) {
-        st = decode_table(m, path, doc, out);
+        st = memb_table_decode(m, path, doc, out);
     }
     json_decref(doc);
     return st;
@@ -614,40 +453,6 @@ static enum memb_status version_path(struct membership *m, char *path,
                  version);
 }
 
-static enum memb_status decode_version(struct membership *m,
-                                       const char *path, json_t *doc,
-                                       struct memb_version *v)
-{
-    struct jreader r = {0};
-    memset(v, 0, sizeof(*v));
-    v->version = jr_u64(&r, doc, "version");
-    const char *state = json_string_value(json_object_get(doc, "state"));
-    bool known = false;
-    for (int s = MEMB_V_STAGED; s <= MEMB_V_RETIRED; s++) {
-        enum memb_version_state vs = (enum memb_version_state)s;
-        if (state != NULL && strcmp(state, memb_version_state_name(vs)) == 0) {
-            v->state = vs;
-            known = true;
-        }
-    }
-    if (!known) {
-        jr_bad(&r, "state");
-    }
-    jr_str(&r, doc, "manifest_uri", v->manifest_uri, sizeof(v->manifest_uri));
-    v->manifest_checksum = jr_u64(&r, doc, "manifest_checksum");
-    v->rows = jr_u64(&r, doc, "rows");
-    v->bytes = jr_u64(&r, doc, "bytes");
-    v->partitions = jr_u32(&r, doc, "partitions");
-    v->format = jr_u32(&r, doc, "format");
-    jr_str(&r, doc, "run_id", v->run_id, sizeof(v->run_id));
-    jr_str(&r, doc, "push_id", v->push_id, sizeof(v->push_id));
-    v->created_ms = jr_i64(&r, doc, "created_ms");
-    if (r.bad != NULL) {
-        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
-    }
-    return MEMB_OK;
-}
-
 static enum memb_status local_version_get(struct membership *m,
                                           const char *table, uint64_t version,
                                           struct memb_version *out)
@@ -663,7 +468,7 @@ static enum memb_status local_version_get(struct membership *m,
                          version);
     }
     if (st == MEMB_OK) {
-        st = decode_version(m, path, doc, out);
+        st = memb_version_decode(m, path, doc, out);
     }
     if (st == MEMB_OK && out->version != version) {
         st = memb_fail(m, MEMB_ERR, "%s: records version %" PRIu64, path,
@@ -682,21 +487,7 @@ static enum memb_status local_version_put(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    char checksum[24];
-    snprintf(checksum, sizeof(checksum), "0x%016" PRIx64,
-             v->manifest_checksum);
-    json_t *doc = json_object();
-    jset(&doc, "version", json_u64(v->version));
-    jset(&doc, "state", json_string(memb_version_state_name(v->state)));
-    jset(&doc, "manifest_uri", json_string(v->manifest_uri));
-    jset(&doc, "manifest_checksum", json_string(checksum));
-    jset(&doc, "rows", json_u64(v->rows));
-    jset(&doc, "bytes", json_u64(v->bytes));
-    jset(&doc, "partitions", json_integer(v->partitions));
-    jset(&doc, "format", json_integer(v->format));
-    jset(&doc, "run_id", json_string(v->run_id));
-    jset(&doc, "push_id", json_string(v->push_id));
-    jset(&doc, "created_ms", json_integer(v->created_ms));
+    json_t *doc = memb_version_encode(v);
     st = write_json(m, path, doc);
     json_decref(doc);
     return st;
@@ -717,7 +508,7 @@ static enum memb_status collect_version(struct membership *m, const char *dir,
     struct version_vec *vv = arg;
     uint64_t version;
     char canonical[NAME_MAX + 1];
-    if (parse_u64(x, &version) != 0 || version == 0) {
+    if (memb_parse_u64(x, &version) != 0 || version == 0) {
         return MEMB_OK;
     }
     snprintf(canonical, sizeof(canonical), "v-%06" PRIu64 ".json", version);
@@ -818,7 +609,7 @@ static enum memb_status local_version_alloc(struct membership *m,
         fclose(f);
         buf[len] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
-        if (parse_u64(buf, &last) != 0) {
+        if (memb_parse_u64(buf, &last) != 0) {
             st = memb_fail(m, MEMB_ERR, "%s: not a number", counter);
         }
     } else if (errno != ENOENT) {
@@ -841,7 +632,7 @@ static enum memb_status local_version_alloc(struct membership *m,
     return st;
 }
 
-/* ---- readiness and refusals ---------------------------------------------- */
+/* ---- readiness and refusals --------------------------------------------- */
 
 /* Start time of a process in clock ticks since boot; 0 if unknown. */
 static uint64_t process_start(pid_t pid)
@@ -915,10 +706,10 @@ static enum memb_status read_live(struct membership *m, const char *id,
     if (st != MEMB_OK) {
         return st;
     }
-    struct jreader r = {0};
-    uint64_t pid = jr_u64(&r, doc, "pid");
-    uint64_t start = jr_u64(&r, doc, "start_ticks");
-    jr_str(&r, doc, "state", state, MEMB_STATE_MAX);
+    struct memb_jreader r = {0};
+    uint64_t pid = memb_jr_u64(&r, doc, "pid");
+    uint64_t start = memb_jr_u64(&r, doc, "start_ticks");
+    memb_jr_str(&r, doc, "state", state, MEMB_STATE_MAX);
     json_decref(doc);
     if (r.bad != NULL || pid > INT_MAX) {
         return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path,
@@ -927,29 +718,6 @@ static enum memb_status read_live(struct membership *m, const char *id,
     *exists = true;
     *alive = process_alive((pid_t)pid, start);
     return MEMB_OK;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a;
-    uint32_t y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts and deduplicates v in place; returns the new length. */
-static size_t sort_unique(uint32_t *v, size_t n)
-{
-    if (n < 2) {
-        return n;
-    }
-    qsort(v, n, sizeof(*v), u32_cmp);
-    size_t k = 1;
-    for (size_t i = 1; i < n; i++) {
-        if (v[i] != v[k - 1]) {
-            v[k++] = v[i];
-        }
-    }
-    return k;
 }
 
 static enum memb_status local_ready_set(struct membership *m,
@@ -970,28 +738,27 @@ static enum memb_status local_ready_set(struct membership *m,
         }
         return MEMB_OK;
     }
-    uint32_t *sorted = malloc(n * sizeof(*sorted));
-    json_t *list = json_array();
-    if (sorted == NULL || list == NULL) {
-        free(sorted);
-        json_decref(list);
-        return memb_fail(m, MEMB_ERR, "out of memory");
-    }
-    memcpy(sorted, partitions, n * sizeof(*sorted));
-    size_t k = sort_unique(sorted, n);
-    for (size_t i = 0; i < k; i++) {
-        if (json_array_append_new(list, json_integer(sorted[i])) != 0) {
-            free(sorted);
-            json_decref(list);
-            return memb_fail(m, MEMB_ERR, "out of memory");
-        }
-    }
-    free(sorted);
-    json_t *doc = json_object();
-    jset(&doc, "node", json_string(node));
-    jset(&doc, "partitions", list);
-    jset(&doc, "changed_ms", json_integer(memb_now_ms()));
+    json_t *doc = memb_ready_encode(node, partitions, n);
     st = write_json(m, path, doc);
+    json_decref(doc);
+    return st;
+}
+
+static enum memb_status local_ready_get(struct membership *m,
+                                        const char *table, uint64_t version,
+                                        const char *node, uint32_t **partitions,
+                                        size_t *n)
+{
+    char path[PATH_MAX];
+    enum memb_status st = lpath(m, path, "ready/%s/v-%06" PRIu64 "/%s.json",
+                                table, version, node);
+    json_t *doc = NULL;
+    if (st == MEMB_OK) {
+        st = read_json(m, path, &doc);
+    }
+    if (st == MEMB_OK) {
+        st = memb_ready_decode(m, path, doc, partitions, n);
+    }
     json_decref(doc);
     return st;
 }
@@ -1028,37 +795,9 @@ static enum memb_status tally_node(struct membership *m, const char *dir,
     if (st == MEMB_NOTFOUND) {
         return MEMB_OK; /* removed while we listed */
     }
-    if (st != MEMB_OK) {
-        return st;
-    }
-    json_t *list = json_object_get(doc, "partitions");
-    size_t n = json_array_size(list);
-    uint32_t *parts = malloc((n > 0 ? n : 1) * sizeof(*parts));
-    if (parts == NULL) {
-        json_decref(doc);
-        return memb_fail(m, MEMB_ERR, "out of memory");
-    }
-    st = json_is_array(list) ? MEMB_OK : MEMB_ERR;
-    for (size_t i = 0; st == MEMB_OK && i < n; i++) {
-        json_t *p = json_array_get(list, i);
-        if (!json_is_integer(p) || json_integer_value(p) < 0 ||
-            json_integer_value(p) > UINT32_MAX) {
-            st = MEMB_ERR;
-        } else {
-            parts[i] = (uint32_t)json_integer_value(p);
-        }
-    }
     if (st == MEMB_OK) {
-        size_t k = sort_unique(parts, n);
-        for (size_t i = 0; i < k; i++) {
-            if (parts[i] < t->npartitions) {
-                t->counts[parts[i]]++;
-            }
-        }
-    } else {
-        memb_fail(m, MEMB_ERR, "%s: bad field \"partitions\"", path);
+        st = memb_ready_tally(m, path, doc, t->npartitions, t->counts);
     }
-    free(parts);
     json_decref(doc);
     return st;
 }
@@ -1091,26 +830,19 @@ static enum memb_status local_refusal_set(struct membership *m,
         return st;
     }
     json_t *doc = json_object();
-    jset(&doc, "node", json_string(node));
-    jset(&doc, "reason", json_string(reason));
-    jset(&doc, "created_ms", json_integer(memb_now_ms()));
+    memb_jset(&doc, "node", json_string(node));
+    memb_jset(&doc, "reason", json_string(reason));
+    memb_jset(&doc, "created_ms", json_integer(memb_now_ms()));
     st = write_json(m, path, doc);
     json_decref(doc);
     return st;
 }
 
-struct first_refusal {
-    bool found;
-    int64_t created_ms;
-    char node[MEMB_FIELD_MAX];
-    char reason[MEMB_FIELD_MAX];
-};
-
 static enum memb_status consider_refusal(struct membership *m,
                                          const char *dir, const char *name,
                                          const char *node, void *arg)
 {
-    struct first_refusal *f = arg;
+    struct memb_first_refusal *f = arg;
     char path[PATH_MAX];
     int len = snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (len < 0 || (size_t)len >= sizeof(path) ||
@@ -1125,22 +857,14 @@ static enum memb_status consider_refusal(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    struct jreader r = {0};
     char reason[MEMB_FIELD_MAX];
-    jr_str(&r, doc, "reason", reason, sizeof(reason));
-    int64_t created = jr_i64(&r, doc, "created_ms");
+    int64_t created;
+    st = memb_refusal_decode(m, path, doc, reason, &created);
     json_decref(doc);
-    if (r.bad != NULL) {
-        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
+    if (st == MEMB_OK) {
+        memb_first_refusal_consider(f, node, reason, created);
     }
-    if (!f->found || created < f->created_ms ||
-        (created == f->created_ms && strcmp(node, f->node) < 0)) {
-        f->found = true;
-        f->created_ms = created;
-        snprintf(f->node, sizeof(f->node), "%s", node);
-        memcpy(f->reason, reason, sizeof(reason));
-    }
-    return MEMB_OK;
+    return st;
 }
 
 static enum memb_status local_refusal_get(struct membership *m,
@@ -1150,7 +874,7 @@ static enum memb_status local_refusal_get(struct membership *m,
     char dir[PATH_MAX];
     enum memb_status st =
         lpath(m, dir, "refusals/%s/v-%06" PRIu64, table, version);
-    struct first_refusal f = {0};
+    struct memb_first_refusal f = {0};
     if (st == MEMB_OK) {
         st = for_each_entry(m, dir, "", ".json", consider_refusal, &f);
     }
@@ -1168,64 +892,6 @@ static enum memb_status local_refusal_get(struct membership *m,
 
 /* ---- the active map ----------------------------------------------------- */
 
-static json_t *encode_active(const struct memb_active *a)
-{
-    json_t *tables = json_object();
-    for (size_t i = 0; tables != NULL && i < a->n; i++) {
-        jset(&tables, a->entries[i].table, json_u64(a->entries[i].version));
-    }
-    json_t *doc = json_object();
-    jset(&doc, "generation", json_u64(a->generation));
-    jset(&doc, "changed_ms", json_integer(a->changed_ms));
-    jset(&doc, "tables", tables);
-    return doc;
-}
-
-static int active_entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct memb_active_entry *)a)->table,
-                  ((const struct memb_active_entry *)b)->table);
-}
-
-static enum memb_status decode_active(struct membership *m, const char *path,
-                                      json_t *doc, struct memb_active *a)
-{
-    struct jreader r = {0};
-    memset(a, 0, sizeof(*a));
-    a->generation = jr_u64(&r, doc, "generation");
-    a->changed_ms = jr_i64(&r, doc, "changed_ms");
-    json_t *tables = json_object_get(doc, "tables");
-    if (tables != NULL && !json_is_object(tables)) {
-        jr_bad(&r, "tables");
-    }
-    size_t n = json_object_size(tables);
-    if (r.bad == NULL && n > 0) {
-        a->entries = calloc(n, sizeof(*a->entries));
-        if (a->entries == NULL) {
-            return memb_fail(m, MEMB_ERR, "out of memory");
-        }
-        const char *key;
-        json_t *value;
-        json_object_foreach(tables, key, value)
-        {
-            uint64_t version = jr_u64_value(&r, value, "tables");
-            if (!membership_valid_name(key) || version == 0) {
-                jr_bad(&r, "tables");
-                break;
-            }
-            struct memb_active_entry *e = &a->entries[a->n++];
-            snprintf(e->table, sizeof(e->table), "%s", key);
-            e->version = version;
-        }
-        qsort(a->entries, a->n, sizeof(a->entries[0]), active_entry_cmp);
-    }
-    if (r.bad != NULL) {
-        membership_active_free(a);
-        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
-    }
-    return MEMB_OK;
-}
-
 /* Reads the map at path: MEMB_NOTFOUND if the file does not exist. */
 static enum memb_status read_active_file(struct membership *m,
                                          const char *path,
@@ -1234,7 +900,7 @@ static enum memb_status read_active_file(struct membership *m,
     json_t *doc = NULL;
     enum memb_status st = read_json(m, path, &doc);
     if (st == MEMB_OK) {
-        st = decode_active(m, path, doc, out);
+        st = memb_active_decode(m, path, doc, out);
     }
     json_decref(doc);
     return st;
@@ -1327,7 +993,7 @@ static enum memb_status local_active_cas(struct membership *m,
     if (st == MEMB_OK && cur.generation > 0) {
         st = history_path(m, hist, cur.generation);
         if (st == MEMB_OK) {
-            json_t *doc = encode_active(&cur);
+            json_t *doc = memb_active_encode(&cur);
             st = write_json(m, hist, doc);
             json_decref(doc);
         }
@@ -1336,7 +1002,7 @@ static enum memb_status local_active_cas(struct membership *m,
         struct memb_active staged = *next;
         staged.generation = expected + 1;
         staged.changed_ms = memb_now_ms();
-        json_t *doc = encode_active(&staged);
+        json_t *doc = memb_active_encode(&staged);
         st = write_json(m, path, doc);
         json_decref(doc);
         if (st == MEMB_OK) {
@@ -1430,13 +1096,7 @@ static enum memb_status write_member(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    json_t *doc = json_object();
-    jset(&doc, "id", json_string(mem->id));
-    jset(&doc, "addr", json_string(mem->addr));
-    jset(&doc, "zone", json_string(mem->zone));
-    jset(&doc, "capacity", json_integer(mem->capacity ? mem->capacity : 100));
-    jset(&doc, "batch_memory", json_u64(mem->batch_memory));
-    jset(&doc, "batch_used", json_u64(mem->batch_used));
+    json_t *doc = memb_member_encode(mem);
     st = write_json(m, path, doc);
     json_decref(doc);
     return st;
@@ -1457,20 +1117,13 @@ static enum memb_status read_member(struct membership *m, const char *id,
     if (st != MEMB_OK) {
         return st;
     }
-    struct jreader r = {0};
-    memset(out, 0, sizeof(*out));
-    jr_str(&r, doc, "id", out->id, sizeof(out->id));
-    jr_str(&r, doc, "addr", out->addr, sizeof(out->addr));
-    jr_str(&r, doc, "zone", out->zone, sizeof(out->zone));
-    out->capacity = jr_u32(&r, doc, "capacity");
-    out->batch_memory = jr_u64(&r, doc, "batch_memory");
-    out->batch_used = jr_u64(&r, doc, "batch_used");
+    st = memb_member_decode(m, path, doc, out);
     json_decref(doc);
-    if (r.bad == NULL && strcmp(out->id, id) != 0) {
-        r.bad = "id";
+    if (st == MEMB_OK && strcmp(out->id, id) != 0) {
+        st = memb_fail(m, MEMB_ERR, "%s: bad field \"id\"", path);
     }
-    if (r.bad != NULL) {
-        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
+    if (st != MEMB_OK) {
+        return st;
     }
     bool exists, alive;
     st = read_live(m, id, &exists, &alive, out->state);
@@ -1478,6 +1131,45 @@ static enum memb_status read_member(struct membership *m, const char *id,
     if (!alive) {
         out->state[0] = '\0';
     }
+    char drain[PATH_MAX];
+    if (st == MEMB_OK) {
+        st = lpath(m, drain, "drain/%s.json", id);
+    }
+    if (st == MEMB_OK) {
+        out->draining = access(drain, F_OK) == 0;
+    }
+    return st;
+}
+
+/* drain/<id>.json exists while the member is marked draining. */
+static enum memb_status local_drain_set(struct membership *m, const char *id,
+                                        bool draining)
+{
+    char path[PATH_MAX];
+    enum memb_status st = lpath(m, path, "drain/%s.json", id);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    if (!draining) {
+        if (unlink(path) != 0 && errno != ENOENT) {
+            return memb_fail(m, MEMB_ERR, "unlink %s: %s", path,
+                             strerror(errno));
+        }
+        return MEMB_OK;
+    }
+    char member[PATH_MAX];
+    st = member_path(m, member, id);
+    if (st == MEMB_OK && access(member, F_OK) != 0) {
+        st = memb_fail(m, MEMB_NOTFOUND, "no member %s", id);
+    }
+    if (st != MEMB_OK) {
+        return st;
+    }
+    json_t *doc = json_object();
+    memb_jset(&doc, "id", json_string(id));
+    memb_jset(&doc, "changed_ms", json_integer(memb_now_ms()));
+    st = write_json(m, path, doc);
+    json_decref(doc);
     return st;
 }
 
@@ -1508,7 +1200,7 @@ static enum memb_status local_member_remove(struct membership *m,
     if (unlink(live) != 0 && errno != ENOENT) {
         return memb_fail(m, MEMB_ERR, "unlink %s: %s", live, strerror(errno));
     }
-    return MEMB_OK;
+    return local_drain_set(m, id, false);
 }
 
 struct member_vec {
@@ -1582,11 +1274,11 @@ static enum memb_status local_live_set(struct membership *m, const char *id,
         return st;
     }
     json_t *doc = json_object();
-    jset(&doc, "id", json_string(id));
-    jset(&doc, "pid", json_integer(getpid()));
-    jset(&doc, "start_ticks", json_u64(process_start(getpid())));
-    jset(&doc, "state", json_string(state));
-    jset(&doc, "changed_ms", json_integer(memb_now_ms()));
+    memb_jset(&doc, "id", json_string(id));
+    memb_jset(&doc, "pid", json_integer(getpid()));
+    memb_jset(&doc, "start_ticks", memb_json_u64(process_start(getpid())));
+    memb_jset(&doc, "state", json_string(state));
+    memb_jset(&doc, "changed_ms", json_integer(memb_now_ms()));
     st = write_json(m, path, doc);
     json_decref(doc);
     return st;
@@ -1611,6 +1303,270 @@ static enum memb_status local_member_memory(struct membership *m,
     return st;
 }
 
+/* ---- the lock check, placement and change notification ------------------ */
+
+static enum memb_status local_lock_check(struct membership *m,
+                                         const struct memb_lock *lock)
+{
+    const struct local_lock *l = (const struct local_lock *)lock;
+    if (l->fd < 0) {
+        return memb_fail(m, MEMB_ERR, "lock on table %s was released",
+                         lock->table);
+    }
+    return MEMB_OK; /* flock holds while the descriptor is open */
+}
+
+/*
+ * placement.json is {cas_version, placement}; the document is read back
+ * compact with sorted keys, as membership.c hands it over.
+ */
+static enum memb_status read_placement(struct membership *m, const char *path,
+                                       char **json, uint64_t *cas_version)
+{
+    json_t *doc = NULL;
+    enum memb_status st = read_json(m, path, &doc);
+    if (st == MEMB_NOTFOUND) {
+        *cas_version = 0;
+        return memb_fail(m, MEMB_NOTFOUND, "no placement stored yet");
+    }
+    if (st != MEMB_OK) {
+        return st;
+    }
+    struct memb_jreader r = {0};
+    *cas_version = memb_jr_u64(&r, doc, "cas_version");
+    json_t *p = json_object_get(doc, "placement");
+    if (r.bad == NULL && (*cas_version == 0 || !json_is_object(p))) {
+        r.bad = *cas_version == 0 ? "cas_version" : "placement";
+    }
+    if (r.bad == NULL && json != NULL) {
+        *json = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+        if (*json == NULL) {
+            st = memb_fail(m, MEMB_ERR, "out of memory");
+        }
+    }
+    json_decref(doc);
+    if (r.bad != NULL) {
+        return memb_fail(m, MEMB_ERR, "%s: bad field \"%s\"", path, r.bad);
+    }
+    return st;
+}
+
+static enum memb_status local_placement_get(struct membership *m, char **json,
+                                            uint64_t *cas_version)
+{
+    char path[PATH_MAX];
+    enum memb_status st = lpath(m, path, "placement.json");
+    if (st != MEMB_OK) {
+        return st;
+    }
+    return read_placement(m, path, json, cas_version);
+}
+
+/* Under the global lock: compare the token, write {token + 1, json}. */
+static enum memb_status local_placement_cas(struct membership *m,
+                                            uint64_t expected,
+                                            const char *json)
+{
+    char path[PATH_MAX];
+    enum memb_status st = lpath(m, path, "placement.json");
+    if (st != MEMB_OK) {
+        return st;
+    }
+    json_error_t jerr;
+    json_t *placement = json_loads(json, 0, &jerr);
+    if (placement == NULL) {
+        return memb_fail(m, MEMB_INVALID, "placement: %s", jerr.text);
+    }
+    int lk = global_lock(m);
+    if (lk < 0) {
+        json_decref(placement);
+        return MEMB_ERR;
+    }
+    uint64_t current = 0;
+    st = read_placement(m, path, NULL, &current);
+    if (st == MEMB_NOTFOUND) {
+        st = MEMB_OK;
+    }
+    if (st == MEMB_OK && current != expected) {
+        st = memb_fail(m, MEMB_CONFLICT,
+                       "placement is at version %" PRIu64
+                       ", expected %" PRIu64,
+                       current, expected);
+    }
+    if (st == MEMB_OK) {
+        json_t *doc = json_object();
+        memb_jset(&doc, "cas_version", memb_json_u64(current + 1));
+        memb_jset(&doc, "placement", json_incref(placement));
+        st = write_json(m, path, doc);
+        json_decref(doc);
+    }
+    global_unlock(lk);
+    json_decref(placement);
+    return st;
+}
+
+/* FNV-1a over len bytes, continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#define FNV_START 0xcbf29ce484222325ULL
+
+/* Hash of a file's identity: inode, size and change time (0 if absent). */
+static uint64_t file_signature(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        return 0;
+    }
+    uint64_t f[4] = {(uint64_t)sb.st_ino, (uint64_t)sb.st_size,
+                     (uint64_t)sb.st_mtim.tv_sec,
+                     (uint64_t)sb.st_mtim.tv_nsec};
+    return fnv1a(FNV_START, f, sizeof(f));
+}
+
+/* What one directory contributes: an order-independent sum over entries. */
+enum sig_mode {
+    SIG_NAMES,   /* entry names only (members, drain marks) */
+    SIG_FILES,   /* names and file identities (versions) */
+    SIG_LIVE,    /* names, identities and whether the process lives */
+    SIG_TABLES,  /* names, config identities and version lists */
+};
+
+struct sig_walk {
+    enum sig_mode mode;
+    uint64_t sum;
+};
+
+static enum memb_status sig_dir(struct membership *m, const char *rel,
+                                enum sig_mode mode, uint64_t *sum);
+
+static enum memb_status sig_entry(struct membership *m, const char *dir,
+                                  const char *name, const char *x, void *arg)
+{
+    struct sig_walk *w = arg;
+    uint64_t h = fnv1a(FNV_START, name, strlen(name));
+    char path[PATH_MAX];
+    int len = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof(path)) {
+        return memb_fail(m, MEMB_ERR, "path too long");
+    }
+    enum memb_status st = MEMB_OK;
+    if (w->mode == SIG_FILES || w->mode == SIG_LIVE) {
+        uint64_t f = file_signature(path);
+        h = fnv1a(h, &f, sizeof(f));
+    }
+    if (w->mode == SIG_LIVE && membership_valid_name(x)) {
+        bool exists, alive;
+        char state[MEMB_STATE_MAX];
+        if (read_live(m, x, &exists, &alive, state) != MEMB_OK) {
+            alive = false; /* a damaged record: its identity counts */
+        }
+        h = fnv1a(h, &alive, sizeof(alive));
+    }
+    if (w->mode == SIG_TABLES && membership_valid_name(name)) {
+        char rel[PATH_MAX];
+        snprintf(rel, sizeof(rel), "tables/%s/config.json", name);
+        char config[PATH_MAX];
+        st = lpath(m, config, "%s", rel);
+        uint64_t f = st == MEMB_OK ? file_signature(config) : 0;
+        h = fnv1a(h, &f, sizeof(f));
+        uint64_t versions = 0;
+        snprintf(rel, sizeof(rel), "tables/%s/versions", name);
+        if (st == MEMB_OK) {
+            st = sig_dir(m, rel, SIG_FILES, &versions);
+        }
+        h = fnv1a(h, &versions, sizeof(versions));
+    }
+    w->sum += h;
+    return st;
+}
+
+static enum memb_status sig_dir(struct membership *m, const char *rel,
+                                enum sig_mode mode, uint64_t *sum)
+{
+    char dir[PATH_MAX];
+    enum memb_status st = lpath(m, dir, "%s", rel);
+    struct sig_walk w = {.mode = mode};
+    const char *suffix = mode == SIG_TABLES ? "" : ".json";
+    if (st == MEMB_OK) {
+        st = for_each_entry(m, dir, "", suffix, sig_entry, &w);
+    }
+    *sum = w.sum;
+    return st;
+}
+
+/*
+ * A hash of everything membership_wait_change() reports: it changes when
+ * any watched record is written (each write is a new file), appears or
+ * disappears, or when a live record's process dies.
+ */
+static enum memb_status state_signature(struct membership *m, uint64_t *out)
+{
+    static const struct {
+        const char *rel;
+        enum sig_mode mode;
+    } dirs[] = {
+        {"members", SIG_NAMES},
+        {"live", SIG_LIVE},
+        {"drain", SIG_NAMES},
+        {"tables", SIG_TABLES},
+    };
+    uint64_t h = FNV_START;
+    const char *files[] = {"active.json", "placement.json"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[PATH_MAX];
+        enum memb_status st = lpath(m, path, "%s", files[i]);
+        if (st != MEMB_OK) {
+            return st;
+        }
+        uint64_t f = file_signature(path);
+        h = fnv1a(h, &f, sizeof(f));
+    }
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        uint64_t sum;
+        enum memb_status st = sig_dir(m, dirs[i].rel, dirs[i].mode, &sum);
+        if (st != MEMB_OK) {
+            return st;
+        }
+        h = fnv1a(h, &sum, sizeof(sum));
+    }
+    *out = h;
+    return MEMB_OK;
+}
+
+static enum memb_status local_wait_change(struct membership *m,
+                                          int timeout_ms, bool *changed)
+{
+    int64_t deadline = memb_now_ms() + timeout_ms;
+    for (;;) {
+        uint64_t sig;
+        enum memb_status st = state_signature(m, &sig);
+        if (st != MEMB_OK) {
+            return st;
+        }
+        if (sig != ls(m)->seen) {
+            ls(m)->seen = sig;
+            *changed = true;
+            return MEMB_OK;
+        }
+        int64_t left = deadline - memb_now_ms();
+        if (left <= 0) {
+            return MEMB_OK;
+        }
+        int64_t nap = left < LOCAL_POLL_MS ? left : LOCAL_POLL_MS;
+        struct timespec ts = {.tv_sec = nap / 1000,
+                              .tv_nsec = (nap % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}
+
 const struct memb_backend memb_local_backend = {
     .scheme = "local",
     .open = local_open,
@@ -1623,6 +1579,7 @@ const struct memb_backend memb_local_backend = {
     .version_get = local_version_get,
     .version_list = local_version_list,
     .ready_set = local_ready_set,
+    .ready_get = local_ready_get,
     .ready_count = local_ready_count,
     .refusal_set = local_refusal_set,
     .refusal_get = local_refusal_get,
@@ -1636,4 +1593,9 @@ const struct memb_backend memb_local_backend = {
     .member_list = local_member_list,
     .live_set = local_live_set,
     .member_memory = local_member_memory,
+    .drain_set = local_drain_set,
+    .lock_check = local_lock_check,
+    .placement_get = local_placement_get,
+    .placement_cas = local_placement_cas,
+    .wait_change = local_wait_change,
 };

@@ -1,7 +1,7 @@
 /*
  * membership-internal.h: what a membership backend implements, and the
  * handle shared by membership.c (URI dispatch, argument checks, error
- * messages, lock bookkeeping) and the backends (local.c today, zk.c later).
+ * messages, lock bookkeeping) and the backends (local.c, zk.c).
  *
  * membership.c validates every argument before it calls a backend: names
  * are valid, pointers are not NULL, strings in records are NUL-terminated,
@@ -64,6 +64,9 @@ struct memb_backend {
     enum memb_status (*ready_set)(struct membership *m, const char *table,
                                   uint64_t version, const char *node,
                                   const uint32_t *partitions, size_t n);
+    enum memb_status (*ready_get)(struct membership *m, const char *table,
+                                  uint64_t version, const char *node,
+                                  uint32_t **partitions, size_t *n);
     enum memb_status (*ready_count)(struct membership *m, const char *table,
                                     uint64_t version, uint32_t npartitions,
                                     uint32_t *counts);
@@ -97,6 +100,21 @@ struct memb_backend {
                                  const char *state);
     enum memb_status (*member_memory)(struct membership *m, const char *id,
                                       uint64_t budget, uint64_t used);
+    enum memb_status (*drain_set)(struct membership *m, const char *id,
+                                  bool draining);
+
+    /* Whether a lock still held by the caller's reckoning really is. */
+    enum memb_status (*lock_check)(struct membership *m,
+                                   const struct memb_lock *lock);
+
+    /* json: validated, compact with sorted keys, <= MEMB_PLACEMENT_MAX. */
+    enum memb_status (*placement_get)(struct membership *m, char **json,
+                                      uint64_t *cas_version);
+    enum memb_status (*placement_cas)(struct membership *m, uint64_t expected,
+                                      const char *json);
+
+    enum memb_status (*wait_change)(struct membership *m, int timeout_ms,
+                                    bool *changed);
 };
 
 struct membership {
@@ -108,6 +126,9 @@ struct membership {
 
 /* The local:DIR backend (local.c). */
 extern const struct memb_backend memb_local_backend;
+
+/* The zk://hosts/chroot backend (zk.c). */
+extern const struct memb_backend memb_zk_backend;
 
 /*
  * Opens a handle on an explicit backend; membership_open() is this after

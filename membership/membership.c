@@ -8,6 +8,7 @@
  */
 #include "membership-internal.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 /* The backends membership_open() knows, by URI scheme. */
 static const struct memb_backend *const memb_backends[] = {
     &memb_local_backend,
+    &memb_zk_backend,
 };
 
 enum memb_status memb_fail(struct membership *m, enum memb_status st,
@@ -149,7 +151,8 @@ enum memb_status membership_open(const char *uri, struct membership **out,
     if (colon == NULL) {
         if (err != NULL && errlen > 0) {
             snprintf(err, errlen,
-                     "membership URI \"%s\": expected local:DIR",
+                     "membership URI \"%s\": expected local:DIR or "
+                     "zk://host:port/chroot",
                      uri != NULL ? uri : "");
         }
         return MEMB_INVALID;
@@ -165,7 +168,7 @@ enum memb_status membership_open(const char *uri, struct membership **out,
     if (err != NULL && errlen > 0) {
         snprintf(err, errlen,
                  "membership URI \"%s\": unsupported scheme \"%.*s\" "
-                 "(this build has local:DIR)",
+                 "(this build has local:DIR and zk://host:port/chroot)",
                  uri, (int)slen, uri);
     }
     return MEMB_INVALID;
@@ -364,6 +367,25 @@ enum memb_status membership_ready_set(struct membership *m, const char *table,
         return memb_fail(m, MEMB_INVALID, "no partitions");
     }
     return m->backend->ready_set(m, table, version, node, partitions, n);
+}
+
+enum memb_status membership_ready_get(struct membership *m, const char *table,
+                                      uint64_t version, const char *node,
+                                      uint32_t **partitions, size_t *n)
+{
+    if (partitions == NULL || n == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no output");
+    }
+    *partitions = NULL;
+    *n = 0;
+    if (node == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no node");
+    }
+    enum memb_status st = check_table_version_node(m, table, version, node);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    return m->backend->ready_get(m, table, version, node, partitions, n);
 }
 
 enum memb_status membership_ready_count(struct membership *m,
@@ -640,4 +662,102 @@ enum memb_status membership_member_memory(struct membership *m,
         return st;
     }
     return m->backend->member_memory(m, id, budget, used);
+}
+
+enum memb_status membership_drain_set(struct membership *m, const char *id,
+                                      bool draining)
+{
+    enum memb_status st = check_name(m, "member", id);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    return m->backend->drain_set(m, id, draining);
+}
+
+enum memb_status membership_lock_check(struct membership *m,
+                                       const struct memb_lock *lock)
+{
+    if (lock == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no lock");
+    }
+    if (lock->owner != m) {
+        return memb_fail(m, MEMB_INVALID,
+                         "lock on table %s was not taken through this "
+                         "handle (or the handle was closed)",
+                         lock->table);
+    }
+    if (!lock->held) {
+        return memb_fail(m, MEMB_ERR, "lock on table %s was released",
+                         lock->table);
+    }
+    return m->backend->lock_check(m, lock);
+}
+
+/* ---- placement ---------------------------------------------------------- */
+
+enum memb_status membership_placement_get(struct membership *m, char **json,
+                                          uint64_t *cas_version)
+{
+    if (json == NULL || cas_version == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no output");
+    }
+    *json = NULL;
+    *cas_version = 0;
+    enum memb_status st = m->backend->placement_get(m, json, cas_version);
+    if (st != MEMB_OK) {
+        free(*json);
+        *json = NULL;
+        *cas_version = 0;
+    }
+    return st;
+}
+
+enum memb_status membership_placement_cas(struct membership *m,
+                                          uint64_t expected,
+                                          const char *json)
+{
+    if (json == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no placement");
+    }
+    json_error_t jerr;
+    json_t *doc = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        return memb_fail(m, MEMB_INVALID, "placement: %d:%d: %s", jerr.line,
+                         jerr.column, jerr.text);
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return memb_fail(m, MEMB_INVALID, "placement: not a JSON object");
+    }
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (text == NULL) {
+        return memb_fail(m, MEMB_ERR, "placement: cannot encode");
+    }
+    enum memb_status st;
+    size_t len = strlen(text);
+    if (len > MEMB_PLACEMENT_MAX) {
+        st = memb_fail(m, MEMB_INVALID,
+                       "placement of %zu bytes is larger than %d", len,
+                       MEMB_PLACEMENT_MAX);
+    } else {
+        st = m->backend->placement_cas(m, expected, text);
+    }
+    free(text);
+    return st;
+}
+
+/* ---- change notification ------------------------------------------------ */
+
+enum memb_status membership_wait_change(struct membership *m, int timeout_ms,
+                                        bool *changed)
+{
+    if (changed == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no output");
+    }
+    *changed = false;
+    if (timeout_ms < 0) {
+        return memb_fail(m, MEMB_INVALID, "negative timeout");
+    }
+    return m->backend->wait_change(m, timeout_ms, changed);
 }

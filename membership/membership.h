@@ -5,8 +5,10 @@
  *
  * Backends: "local:DIR" (membership/local.c: files under DIR, changed by
  * atomic renames under flock; the embedded default for one node on one
- * machine) and, later, "zk://host:port/chroot" (ZooKeeper). Callers never
- * know which one they talk to.
+ * machine) and "zk://host:port[,host:port...]/chroot[?options]"
+ * (membership/zk.c: a ZooKeeper ensemble). Callers never know which one
+ * they talk to; docs/membership.md lists where the two differ (what
+ * "live" means, and how long a dead holder's lock lingers).
  *
  * Every function returns a memb_status; on MEMB_ERR a message is kept in
  * the handle (membership_error()). Strings in records are bounded (see the
@@ -19,11 +21,13 @@
  * processes may work on the same cluster state concurrently. After fork(),
  * a child opens its own handle (a lock held through an inherited handle is
  * shared with the parent until both close it). docs/membership.md
- * describes the local: file layout and its locking rules.
+ * describes the local: file layout and its locking rules, and the zk: URI
+ * options (session timeout, bounded waits, digest ACLs).
  */
 #ifndef LARDER_MEMBERSHIP_H
 #define LARDER_MEMBERSHIP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +48,12 @@ enum memb_status {
 
 struct membership;
 
-/* Opens a backend by URI ("local:DIR"); DIR is created if missing. */
+/*
+ * Opens a backend by URI: "local:DIR" (DIR is created if missing) or
+ * "zk://host:port[,host:port...][/chroot][?cluster=NAME&session_ms=N&
+ * wait_ms=N&auth=user:password]" (waits up to wait_ms for a first
+ * connection: MEMB_ERR "ZooKeeper unreachable" otherwise).
+ */
 enum memb_status membership_open(const char *uri, struct membership **out,
                                  char *err, size_t errlen);
 
@@ -152,13 +161,26 @@ enum memb_status membership_ready_set(struct membership *m, const char *table,
 /*
  * Counts, for each partition p < npartitions, how many nodes have recorded
  * it ready for table/version: counts[p] (array of npartitions provided by
- * the caller). A node known to be dead (its live record names a process
- * that is gone) is not counted; a node that never set a live record is.
+ * the caller). A node known to be dead is not counted. local: a dead node
+ * is one whose live record names a process that is gone, and a node that
+ * never set a live record is counted. zk: only nodes with a live record
+ * (an ephemeral znode of a session not yet expired) are counted.
  */
 enum memb_status membership_ready_count(struct membership *m,
                                         const char *table, uint64_t version,
                                         uint32_t npartitions,
                                         uint32_t *counts);
+
+/*
+ * The partitions node `node` recorded ready for table/version, whether or
+ * not the node is live now: *partitions is malloc'd (the caller frees it),
+ * sorted and without repeats; MEMB_NOTFOUND (with *partitions NULL and *n
+ * 0) if the node has no record for it. What the placement controller asks
+ * before it lets an old replica drop a partition.
+ */
+enum memb_status membership_ready_get(struct membership *m, const char *table,
+                                      uint64_t version, const char *node,
+                                      uint32_t **partitions, size_t *n);
 
 /*
  * Records that node `node` refused to pull table/version, with a reason
@@ -233,7 +255,9 @@ struct memb_lock;
 
 /*
  * Takes the load lock of a table without waiting: MEMB_BUSY if another
- * holder has it. The lock dies with the process (kill -9 included).
+ * holder has it. The lock dies with its holder: local: the process (kill -9
+ * included), zk: the ZooKeeper session (closed with the handle, or expired
+ * session_ms after the process died or froze).
  */
 enum memb_status membership_lock(struct membership *m, const char *table,
                                  struct memb_lock **out);
@@ -241,13 +265,23 @@ enum memb_status membership_lock(struct membership *m, const char *table,
 /* Releases the lock; sets *lock to NULL. */
 void membership_unlock(struct memb_lock **lock);
 
+/*
+ * MEMB_OK if the lock taken through m is still held. Under zk: a lock dies
+ * with its ZooKeeper session: after the session expired (a long pause, a
+ * partition), this is MEMB_ERR "lock ... was lost", and a loader must then
+ * fail rather than activate, since another load may hold the table now.
+ */
+enum memb_status membership_lock_check(struct membership *m,
+                                       const struct memb_lock *lock);
+
 /* ---- members ----------------------------------------------------------- */
 
 /*
  * A node of the cluster. The persistent record (what placement is computed
  * from) is written by `larder node add` or, under local:, by the node
- * itself at start; liveness is separate: a node is live while it renews
- * membership_live_set() (local: while the process that set it is alive).
+ * itself at start; liveness is separate: a node is live while the process
+ * (local:) or the ZooKeeper session (zk:) that called membership_live_set()
+ * is alive.
  */
 struct memb_member {
     char id[MEMB_NAME_MAX];
@@ -256,6 +290,7 @@ struct memb_member {
     uint32_t capacity;         /* relative weight; 0 is stored as 100 */
     int live;                  /* filled by membership_member_list() */
     char state[MEMB_STATE_MAX]; /* live state: joining, ready, draining */
+    int draining;              /* filled by membership_member_list() */
     uint64_t batch_memory;     /* the node's --batch-memory budget, bytes */
     uint64_t batch_used;       /* bytes its batch versions hold now */
 };
@@ -266,14 +301,16 @@ enum memb_status membership_member_put(struct membership *m,
 enum memb_status membership_member_remove(struct membership *m,
                                           const char *id);
 
-/* Lists members sorted by id, with live and state filled in. */
+/* Lists members sorted by id, with live, state and draining filled in. */
 enum memb_status membership_member_list(struct membership *m,
                                         struct memb_member **out, size_t *n);
 
 /*
  * Marks the calling process's node live with a state ("joining", "ready",
  * "draining"). Under local: the record carries the process id and counts as
- * live only while that process exists.
+ * live only while that process exists; under zk: it is an ephemeral znode
+ * of the handle's session, made again with its last state if the session
+ * expires and the handle opens a new one.
  */
 enum memb_status membership_live_set(struct membership *m, const char *id,
                                      const char *state);
@@ -285,6 +322,61 @@ enum memb_status membership_live_set(struct membership *m, const char *id,
 enum memb_status membership_member_memory(struct membership *m,
                                           const char *id, uint64_t budget,
                                           uint64_t used);
+
+/*
+ * Marks a member as draining (or not): an operator's request that its
+ * partitions move away, kept apart from its live state so it survives the
+ * node's restarts. MEMB_NOTFOUND when marking a member that was never put;
+ * clearing a mark that is not there is MEMB_OK. Removing the member clears
+ * it.
+ */
+enum memb_status membership_drain_set(struct membership *m, const char *id,
+                                      bool draining);
+
+/* ---- placement ---------------------------------------------------------- */
+
+/* The largest placement document, in bytes (one ZooKeeper znode). */
+#define MEMB_PLACEMENT_MAX 1000000
+
+/*
+ * The stored placement: an opaque JSON object (membership/placement.h
+ * gives it meaning) and its CAS token. *json is malloc'd (the caller
+ * frees it) and holds the document as membership_placement_cas() stored
+ * it: compact, keys sorted. MEMB_NOTFOUND, with *json NULL and
+ * *cas_version 0, if none was ever stored.
+ */
+enum memb_status membership_placement_get(struct membership *m, char **json,
+                                          uint64_t *cas_version);
+
+/*
+ * Stores json (a JSON object, at most MEMB_PLACEMENT_MAX bytes once made
+ * compact with sorted keys) if the stored token is still `expected` (0:
+ * nothing stored yet). Each store adds 1 to the token (the first gives 1).
+ * MEMB_CONFLICT if another store came first; MEMB_INVALID if json is not a
+ * JSON object or too large.
+ */
+enum memb_status membership_placement_cas(struct membership *m,
+                                          uint64_t expected,
+                                          const char *json);
+
+/* ---- change notification ------------------------------------------------ */
+
+/*
+ * Waits up to timeout_ms for a change to what a node watches: the active
+ * map, the placement, table configs and version lists, the member list,
+ * live records (their appearance, disappearance and state) and drain
+ * marks. *changed is true if something changed since the handle was
+ * opened or since the previous call returned with *changed true; then it
+ * returns at once. Readiness, refusals, locks and members' memory figures
+ * do not count. Read the state after this returns: a change that happens
+ * after the return is reported by the next call.
+ *
+ * zk: ZooKeeper watches, re-armed before each return. local: polls the
+ * files every 100 ms (a dead process's live record counts as a change).
+ * Spurious wake-ups are possible; a missed change is not.
+ */
+enum memb_status membership_wait_change(struct membership *m, int timeout_ms,
+                                        bool *changed);
 
 /* ---- helpers ----------------------------------------------------------- */
 

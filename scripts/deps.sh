@@ -11,8 +11,10 @@ for g in "${groups[@]}"; do
   case "$g" in
     build) pkgs+=(build-essential cmake pkg-config libevent-dev libxxhash-dev
                  libjansson-dev libmsgpack-dev libavro-dev zlib1g-dev
-                 libssl-dev) ;;
-    test)  pkgs+=(libcmocka-dev redis-tools python3) ;;
+                 libssl-dev libcurl4-openssl-dev libexpat1-dev
+                 libzookeeper-mt-dev) ;;
+    test)  pkgs+=(libcmocka-dev redis-tools python3 zookeeper
+                 default-jre-headless) ;;
     bench) pkgs+=(redis-server redis-tools memcached valgrind util-linux
                  time) ;;
     fuzz)  pkgs+=(clang libclang-rt-14-dev) ;; # libFuzzer: only recommended

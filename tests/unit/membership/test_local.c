@@ -3,7 +3,10 @@
  * backend (membership/membership.c, membership/local.c): URIs and names,
  * tables, version allocation and records, readiness, refusals, the active
  * map with compare-and-set and history, load locks, members and liveness,
- * and damaged files. Several tests fork: processes that race on the
+ * drain marks, the stored placement, change notification, and damaged
+ * files. zk: URIs are checked for syntax here (and an unreachable server
+ * for its bounded wait); the zk: backend itself is tested against a real
+ * ZooKeeper by tests/integration/test_zk_membership.py. Several tests fork: processes that race on the
  * version counter and the active map, a load lock held by a child that
  * is killed with SIGKILL, and live records of processes that exited. Each
  * test works in a fresh temporary directory.
@@ -20,6 +23,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +118,7 @@ static int wait_child(pid_t pid)
     return 128 + WTERMSIG(status);
 }
 
-/* ---- URIs and names ------------------------------------------------------ */
+/* ---- URIs and names ----------------------------------------------------- */
 
 static void test_open_uri(void **state)
 {
@@ -126,10 +130,39 @@ static void test_open_uri(void **state)
                      MEMB_INVALID);
     assert_null(m);
     assert_non_null(strstr(err, "local:DIR"));
-    assert_int_equal(membership_open("zk://127.0.0.1:2181/x", &m, err,
+    assert_int_equal(membership_open("nfs://127.0.0.1/x", &m, err,
                                      sizeof(err)),
                      MEMB_INVALID);
-    assert_non_null(strstr(err, "zk"));
+    assert_non_null(strstr(err, "zk://"));
+
+    /* zk: URIs are checked before any connection is tried. */
+    static const char *const bad_zk[] = {
+        "zk:127.0.0.1:2181/x",
+        "zk://",
+        "zk:///x",
+        "zk://127.0.0.1:1/x?bogus=1",
+        "zk://127.0.0.1:1/x?session_ms=5",
+        "zk://127.0.0.1:1/x?wait_ms=abc",
+        "zk://127.0.0.1:1/a//b",
+        "zk://127.0.0.1:1/a/../b",
+        "zk://127.0.0.1:1/x?auth=nocolon",
+        "zk://127.0.0.1:1/x?cluster=a%2Fb",
+        "zk://127.0.0.1:1/x?cluster",
+        "zk://host name:1/x",
+    };
+    for (size_t i = 0; i < sizeof(bad_zk) / sizeof(bad_zk[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(membership_open(bad_zk[i], &m, err, sizeof(err)),
+                         MEMB_INVALID);
+        assert_null(m);
+        assert_true(strlen(err) > 0);
+    }
+    /* Nothing listens on port 1: a bounded wait, then a clear error. */
+    assert_int_equal(membership_open("zk://127.0.0.1:1/x?wait_ms=300", &m,
+                                     err, sizeof(err)),
+                     MEMB_ERR);
+    assert_null(m);
+    assert_non_null(strstr(err, "ZooKeeper unreachable"));
     assert_int_equal(membership_open("local:", &m, err, sizeof(err)),
                      MEMB_INVALID);
     assert_int_equal(membership_open(NULL, &m, err, sizeof(err)),
@@ -256,7 +289,7 @@ static void test_status_names(void **state)
     assert_string_equal(memb_table_kind_name(MEMB_TABLE_LIVE), "live");
 }
 
-/* ---- tables -------------------------------------------------------------- */
+/* ---- tables ------------------------------------------------------------- */
 
 static void test_tables(void **state)
 {
@@ -335,7 +368,7 @@ static void test_table_list_empty(void **state)
     free(list);
 }
 
-/* ---- versions ------------------------------------------------------------ */
+/* ---- versions ----------------------------------------------------------- */
 
 static void test_version_alloc(void **state)
 {
@@ -479,7 +512,7 @@ static void test_versions(void **state)
                      MEMB_NOTFOUND);
 }
 
-/* ---- readiness and refusals ---------------------------------------------- */
+/* ---- readiness and refusals --------------------------------------------- */
 
 static void count(struct membership *m, const char *table, uint64_t version,
                   uint32_t npartitions, uint32_t *counts)
@@ -860,6 +893,9 @@ static void test_lock_in_process(void **state)
     assert_non_null(strstr(membership_error(m2), pid));
     /* The same handle cannot take it twice either. */
     assert_int_equal(membership_lock(m, "users", &b), MEMB_BUSY);
+    assert_int_equal(membership_lock_check(m, a), MEMB_OK);
+    assert_int_equal(membership_lock_check(m2, a), MEMB_INVALID);
+    assert_int_equal(membership_lock_check(m, NULL), MEMB_INVALID);
     /* Other tables are independent. */
     assert_int_equal(membership_lock(m2, "items", &c), MEMB_OK);
 
@@ -1029,7 +1065,159 @@ static void test_members(void **state)
     free(list);
 }
 
-/* ---- damaged files ------------------------------------------------------- */
+/* ---- drain marks, placement and change notification --------------------- */
+
+static void test_drain(void **state)
+{
+    struct fixture *f = *state;
+    struct membership *m = f->m;
+    struct memb_member *list = NULL;
+    size_t n = 0;
+
+    assert_int_equal(membership_drain_set(m, "node-a", true), MEMB_NOTFOUND);
+    assert_int_equal(membership_drain_set(m, "node-a", false), MEMB_OK);
+    assert_int_equal(membership_drain_set(m, "bad/id", true), MEMB_INVALID);
+    struct memb_member a = {.id = "node-a", .addr = "10.0.0.1:6380"};
+    assert_int_equal(membership_member_put(m, &a), MEMB_OK);
+    assert_int_equal(membership_drain_set(m, "node-a", true), MEMB_OK);
+    assert_int_equal(membership_drain_set(m, "node-a", true), MEMB_OK);
+    assert_true(file_exists(f, "drain/node-a.json"));
+    assert_int_equal(membership_member_list(m, &list, &n), MEMB_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].draining, 1);
+    free(list);
+    assert_int_equal(membership_drain_set(m, "node-a", false), MEMB_OK);
+    assert_int_equal(membership_member_list(m, &list, &n), MEMB_OK);
+    assert_int_equal(list[0].draining, 0);
+    free(list);
+    /* Removing the member clears its mark. */
+    assert_int_equal(membership_drain_set(m, "node-a", true), MEMB_OK);
+    assert_int_equal(membership_member_remove(m, "node-a"), MEMB_OK);
+    assert_false(file_exists(f, "drain/node-a.json"));
+}
+
+static void test_placement(void **state)
+{
+    struct fixture *f = *state;
+    struct membership *m = f->m;
+    struct membership *m2 = open_second(f);
+    char *json = (char *)"x";
+    uint64_t cas = 99;
+
+    assert_int_equal(membership_placement_get(m, &json, &cas), MEMB_NOTFOUND);
+    assert_null(json);
+    assert_int_equal(cas, 0);
+    assert_int_equal(membership_placement_cas(m, 1, "{}"), MEMB_CONFLICT);
+    assert_int_equal(membership_placement_cas(m, 0, "[1]"), MEMB_INVALID);
+    assert_int_equal(membership_placement_cas(m, 0, "{\"a\":"), MEMB_INVALID);
+    assert_int_equal(membership_placement_cas(m, 0, NULL), MEMB_INVALID);
+    assert_int_equal(
+        membership_placement_cas(m, 0, "{ \"generation\": 1, \"current\": "
+                                       "{\"t\": [[\"a\"]]}, \"b\": 2.5 }"),
+        MEMB_OK);
+    assert_int_equal(membership_placement_get(m2, &json, &cas), MEMB_OK);
+    assert_string_equal(json,
+                        "{\"b\":2.5,\"current\":{\"t\":[[\"a\"]]},"
+                        "\"generation\":1}");
+    assert_int_equal(cas, 1);
+    free(json);
+    /* Two writers from token 1: one wins. */
+    assert_int_equal(membership_placement_cas(m2, 1, "{\"generation\":2}"),
+                     MEMB_OK);
+    assert_int_equal(membership_placement_cas(m, 1, "{\"generation\":3}"),
+                     MEMB_CONFLICT);
+    assert_int_equal(membership_placement_get(m, &json, &cas), MEMB_OK);
+    assert_string_equal(json, "{\"generation\":2}");
+    assert_int_equal(cas, 2);
+    free(json);
+    membership_close(&m2);
+}
+
+static void test_wait_change(void **state)
+{
+    struct fixture *f = *state;
+    struct membership *m = f->m;
+    struct membership *m2 = open_second(f);
+    bool changed = true;
+
+    /* Nothing happened since open. */
+    assert_int_equal(membership_wait_change(m, 0, &changed), MEMB_OK);
+    assert_false(changed);
+    assert_int_equal(membership_wait_change(m, -1, &changed), MEMB_INVALID);
+
+    /* Each watched kind of record wakes it. */
+    struct memb_table t = {.name = "users", .partitions = 4};
+    struct memb_member a = {.id = "node-a", .addr = "10.0.0.1:6380"};
+    struct memb_active_entry e = {.table = "users", .version = 1};
+    struct memb_active next = {.n = 1, .entries = &e};
+    uint64_t v;
+    for (int step = 0; step < 7; step++) {
+        enum memb_status st = MEMB_OK;
+        switch (step) {
+        case 0:
+            st = membership_table_put(m2, &t);
+            break;
+        case 1:
+            st = membership_version_alloc(m2, "users", &v);
+            if (st == MEMB_OK) {
+                struct memb_version rec = {.version = v, .partitions = 4};
+                st = membership_version_put(m2, "users", &rec);
+            }
+            break;
+        case 2:
+            st = membership_member_put(m2, &a);
+            break;
+        case 3:
+            st = membership_live_set(m2, "node-a", "ready");
+            break;
+        case 4:
+            st = membership_drain_set(m2, "node-a", true);
+            break;
+        case 5:
+            st = membership_active_cas(m2, 0, &next);
+            break;
+        default:
+            st = membership_placement_cas(m2, 0, "{}");
+            break;
+        }
+        assert_int_equal(st, MEMB_OK);
+        changed = false;
+        assert_int_equal(membership_wait_change(m, 2000, &changed), MEMB_OK);
+        assert_true(changed);
+        assert_int_equal(membership_wait_change(m, 0, &changed), MEMB_OK);
+        assert_false(changed);
+    }
+
+    /* Readiness does not count; a timeout returns unchanged. */
+    uint32_t parts[] = {0, 1};
+    assert_int_equal(membership_ready_set(m2, "users", 1, "node-a", parts, 2),
+                     MEMB_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(membership_wait_change(m, 250, &changed), MEMB_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_false(changed);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+              (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 240);
+
+    /* A live process that dies is a change. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct membership *cm = NULL;
+        char err[256];
+        int ok = membership_open(f->uri, &cm, err, sizeof(err)) == MEMB_OK &&
+                 membership_live_set(cm, "node-b", "ready") == MEMB_OK;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(wait_child(pid), 0);
+    assert_int_equal(membership_wait_change(m, 2000, &changed), MEMB_OK);
+    assert_true(changed);
+    membership_close(&m2);
+}
+
+/* ---- damaged files ------------------------------------------------------ */
 
 static void test_damaged_files(void **state)
 {
@@ -1114,6 +1302,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lock_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
