@@ -60,6 +60,7 @@ int atomic_file_open(struct atomic_file *f, const char *path, char *err,
                      size_t errlen)
 {
     f->fd = -1;
+    f->no_sync = false;
     f->path = strdup(path);
     size_t n = strlen(path) + 32;
     f->tmp = malloc(n);
@@ -104,7 +105,7 @@ int atomic_file_write(struct atomic_file *f, const void *data, size_t n,
 int atomic_file_commit(struct atomic_file *f, char *err, size_t errlen)
 {
     int saved;
-    if (fsync(f->fd) != 0) {
+    if (!f->no_sync && fsync(f->fd) != 0) {
         saved = errno;
         snprintf(err, errlen, "cannot fsync %s: %s", f->tmp, strerror(saved));
         goto fail;
@@ -121,6 +122,10 @@ int atomic_file_commit(struct atomic_file *f, char *err, size_t errlen)
         snprintf(err, errlen, "cannot rename %s to %s: %s", f->tmp, f->path,
                  strerror(saved));
         goto fail;
+    }
+    if (f->no_sync) {
+        reset(f);
+        return 0;
     }
     char *dir = dir_of(f->path);
     int rc = dir != NULL ? fsync_dir(dir, err, errlen) : -1;

@@ -12,23 +12,85 @@
 #include "store_backend.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The backends, by scheme. */
 static const struct store_backend *const store_backends[] = {
     &store_file_backend,
+    &store_s3_backend,
 };
 
 #define STORE_KEY_MAX 1024
+
+/* A token-bucket pacer without a burst: free_ns is when the copies sent
+ * so far would have finished at the rate. */
+struct store_pacer {
+    pthread_mutex_t lock;
+    uint64_t bytes_per_s;
+    uint64_t free_ns; /* CLOCK_MONOTONIC */
+};
 
 struct store {
     const struct store_backend *be;
     void *state;
     char *uri; /* scheme + canonical location */
+    struct store_pacer *pacer; /* NULL: no limit */
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void store_pacer_wait(struct store_pacer *p, uint64_t bytes)
+{
+    if (p == NULL || bytes == 0) {
+        return;
+    }
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&p->lock);
+    if (p->free_ns < now) {
+        p->free_ns = now;
+    }
+    /* bytes / rate seconds, in ns, without overflow for any file size */
+    p->free_ns += bytes / p->bytes_per_s * 1000000000u +
+                  bytes % p->bytes_per_s * 1000000000u / p->bytes_per_s;
+    uint64_t until = p->free_ns;
+    pthread_mutex_unlock(&p->lock);
+    struct timespec ts = {(time_t)(until / 1000000000u),
+                          (long)(until % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+           EINTR) {
+    }
+}
+
+int store_set_bandwidth(struct store *s, uint64_t bytes_per_s)
+{
+    if (bytes_per_s == 0) {
+        if (s->pacer != NULL) {
+            pthread_mutex_destroy(&s->pacer->lock);
+            free(s->pacer);
+            s->pacer = NULL;
+        }
+        return 0;
+    }
+    if (s->pacer == NULL) {
+        s->pacer = calloc(1, sizeof(*s->pacer));
+        if (s->pacer == NULL) {
+            return -1;
+        }
+        pthread_mutex_init(&s->pacer->lock, NULL);
+    }
+    s->pacer->bytes_per_s = bytes_per_s;
+    return 0;
+}
 
 bool store_key_valid(const char *key)
 {
@@ -70,10 +132,8 @@ int store_open(const char *uri, struct store **out, char *err, size_t errlen)
     }
     if (be == NULL) {
         snprintf(err, errlen,
-                 strncmp(uri, "s3://", 5) == 0
-                     ? "store '%s': s3:// stores are not supported by this "
-                       "build yet"
-                     : "store '%s': unsupported URI (expected file://DIR)",
+                 "store '%s': unsupported URI (expected file://DIR or "
+                 "s3://BUCKET/PREFIX)",
                  uri);
         return -1;
     }
@@ -123,6 +183,7 @@ void store_close(struct store **sp)
         return;
     }
     s->be->close(s->state);
+    store_set_bandwidth(s, 0);
     free(s->uri);
     free(s);
     *sp = NULL;
@@ -164,8 +225,8 @@ int store_get_file(struct store *s, const char *key, const char *dst_path,
     if (check_key(key, err, errlen) != 0) {
         return -1;
     }
-    return s->be->get_file(s->state, key, dst_path, expected_checksum, err,
-                           errlen);
+    return s->be->get_file(s->state, key, dst_path, expected_checksum,
+                           s->pacer, err, errlen);
 }
 
 int store_get_bytes(struct store *s, const char *key, char **data,

@@ -1,11 +1,13 @@
 /*
  * store.h: where snapshot files live between the loader and the nodes.
  *
- * A store is named by URI: "file:///abs/dir" (or "file://rel/dir") today;
- * "s3://bucket/prefix" comes with the S3 issue behind the same functions.
- * Objects are addressed by relative keys such as
- * "<table>/v-000012/part-00017.seg". A put is atomic: readers never see a
- * partly written object (temporary name, fsync, rename).
+ * A store is named by URI: "file:///abs/dir" (or "file://rel/dir"), or
+ * "s3://bucket/prefix" (S3 or any S3-compatible server: s3_client.h says
+ * how the endpoint, credentials and retries are chosen). Objects are
+ * addressed by relative keys such as "<table>/v-000012/part-00017.seg";
+ * in S3 the object is "prefix/<key>". A put is atomic: readers never see a
+ * partly written object (file://: temporary name, fsync, rename; S3 makes
+ * an object visible only whole).
  */
 #ifndef LARDER_STORE_H
 #define LARDER_STORE_H
@@ -39,14 +41,24 @@ int store_put_bytes(struct store *s, const char *key, const void *data,
                     size_t len, char *err, size_t errlen);
 
 /*
- * Copies the object at key to dst_path (atomically: temporary file, fsync,
+ * Copies the object at key to dst_path (atomically: temporary file,
  * rename), verifying that its xxh3-64 equals expected_checksum unless that
- * is 0. Creates dst_path's missing parent directories. Returns 0, -1 with
+ * is 0. The copy is not fsynced: it is a cache of the store, and a caller
+ * verifies it against its checksum before every use (a node does, when it
+ * maps a segment), so after a crash a damaged copy is fetched again. Creates dst_path's missing parent directories. Returns 0, -1 with
  * err (a missing object's message names its key; a checksum mismatch says
  * so and leaves dst_path as it was: no new file).
  */
 int store_get_file(struct store *s, const char *key, const char *dst_path,
                    uint64_t expected_checksum, char *err, size_t errlen);
+
+/*
+ * Limits store_get_file() copies to bytes_per_s on average, summed over
+ * the threads using s (0: no limit, the default): a node's
+ * --pull-bandwidth, so a pull never saturates the network or the disk
+ * under the requests it serves. Call it before the copies start.
+ */
+int store_set_bandwidth(struct store *s, uint64_t bytes_per_s);
 
 /*
  * Reads a small object (at most 256 MiB) into a malloc'd buffer the caller
@@ -59,8 +71,8 @@ int store_get_bytes(struct store *s, const char *key, char **data,
  * The path of the local file that holds key, for stores whose objects are
  * files on this machine (file://), so a reader can map an object in place
  * instead of copying it. Returns 0, or -1 with err for a store without
- * local files or a path longer than outlen. Says nothing about whether the
- * object exists.
+ * local files (s3://) or a path longer than outlen. Says nothing about
+ * whether the object exists.
  */
 int store_local_path(const struct store *s, const char *key, char *out,
                      size_t outlen, char *err, size_t errlen);

@@ -1,8 +1,8 @@
 /*
  * store_backend.h: the interface between store.c, which parses store URIs,
  * checks keys and dispatches by scheme, and one backend per scheme
- * (store_file.c for file://; an s3:// backend plugs in the same way by
- * adding its table to the list in store.c). Internal to common/.
+ * (store_file.c for file://, store_s3.c for s3://; a new scheme plugs in
+ * by adding its table to the list in store.c). Internal to common/.
  *
  * Backends receive keys already checked (store_key_valid) and report
  * failures as -1 with a message naming the key.
@@ -17,6 +17,15 @@
 #define STORE_MAX_SMALL_OBJECT ((size_t)256 << 20) /* store_get_bytes */
 #define STORE_COPY_BUF ((size_t)1 << 20)           /* streaming copies */
 
+/*
+ * Paces copies to a byte rate (store_set_bandwidth()): a backend calls
+ * store_pacer_wait() after each chunk it moved, which sleeps as long as
+ * needed to keep the average at the rate. Thread-safe; NULL means no
+ * limit (the call returns at once).
+ */
+struct store_pacer;
+void store_pacer_wait(struct store_pacer *p, uint64_t bytes);
+
 struct store_backend {
     const char *scheme; /* with its "://", e.g. "file://" */
     /* location: the URI after the scheme, trailing slashes removed. */
@@ -30,7 +39,8 @@ struct store_backend {
     int (*put_bytes)(void *state, const char *key, const void *data,
                      size_t len, char *err, size_t errlen);
     int (*get_file)(void *state, const char *key, const char *dst_path,
-                    uint64_t expected_checksum, char *err, size_t errlen);
+                    uint64_t expected_checksum, struct store_pacer *pacer,
+                    char *err, size_t errlen);
     int (*get_bytes)(void *state, const char *key, char **data, size_t *len,
                      char *err, size_t errlen);
     /*
@@ -42,5 +52,6 @@ struct store_backend {
 };
 
 extern const struct store_backend store_file_backend;
+extern const struct store_backend store_s3_backend;
 
 #endif

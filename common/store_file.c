@@ -4,7 +4,9 @@
  * (temporary file, fsync, rename, directory fsync) after creating the
  * key's directories, so a reader of the store sees whole objects or none;
  * copies out of the store are hashed on the way and placed atomically only
- * when the checksum matches.
+ * when the checksum matches. Regular files are copied inside the kernel
+ * (copy_file_range) and hashed through a mapping, which halves the memory
+ * traffic of a copy through a buffer.
  */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,10 +112,12 @@ static int open_object(const struct file_store *fs, const char *key,
 
 /*
  * Copies everything readable from fd into the open atomic file, hashing
- * it. what names the source in messages.
+ * it, through a user-space buffer: the way for sources that are not
+ * regular files. what names the source in messages.
  */
-static int copy_hashed(int fd, const char *what, struct atomic_file *af,
-                       uint64_t *checksum, char *err, size_t errlen)
+static int copy_hashed_read(int fd, const char *what, struct atomic_file *af,
+                            struct store_pacer *pacer, uint64_t *checksum,
+                            char *err, size_t errlen)
 {
     char *buf = malloc(STORE_COPY_BUF);
     if (buf == NULL) {
@@ -141,10 +146,77 @@ static int copy_hashed(int fd, const char *what, struct atomic_file *af,
             rc = -1;
             break;
         }
+        store_pacer_wait(pacer, (uint64_t)n);
     }
     free(buf);
     *checksum = XXH3_64bits_digest(&st);
     return rc;
+}
+
+/*
+ * Copies the regular file fd (size bytes, read from offset 0) into the
+ * open atomic file inside the kernel (copy_file_range: no user-space copy
+ * of the bytes) and hashes it through a read-only mapping. Returns 0, -1
+ * with err, or 1 when the kernel cannot copy between these files (before
+ * anything was written), for the caller to fall back to read(2).
+ */
+static int copy_hashed_kernel(int fd, uint64_t size, const char *what,
+                              struct atomic_file *af,
+                              struct store_pacer *pacer, uint64_t *checksum,
+                              char *err, size_t errlen)
+{
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+        return 1;
+    }
+    madvise(map, (size_t)size, MADV_SEQUENTIAL);
+    *checksum = XXH3_64bits(map, (size_t)size);
+    munmap(map, (size_t)size);
+    loff_t in = 0;
+    while ((uint64_t)in < size) {
+        /* Whole in one call, or in paced chunks. */
+        uint64_t left = size - (uint64_t)in;
+        if (pacer != NULL && left > STORE_COPY_BUF) {
+            left = STORE_COPY_BUF;
+        }
+        ssize_t n = copy_file_range(fd, &in, af->fd, NULL, (size_t)left, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && in == 0 &&
+            (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+             errno == EOPNOTSUPP)) {
+            return 1;
+        }
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot copy %s: %s", what,
+                     n < 0 ? strerror(errno) : "it shrank while copied");
+            return -1;
+        }
+        store_pacer_wait(pacer, (uint64_t)n);
+    }
+    return 0;
+}
+
+/*
+ * Copies fd into the open atomic file and hashes the bytes: in the kernel
+ * for a regular file, else through a buffer. what names the source in
+ * messages.
+ */
+static int copy_hashed(int fd, const char *what, struct atomic_file *af,
+                       struct store_pacer *pacer, uint64_t *checksum,
+                       char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= SIZE_MAX) {
+        int rc = copy_hashed_kernel(fd, (uint64_t)st.st_size, what, af,
+                                    pacer, checksum, err, errlen);
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    return copy_hashed_read(fd, what, af, pacer, checksum, err, errlen);
 }
 
 static int file_put_file(void *state, const char *key, const char *src_path,
@@ -163,7 +235,7 @@ static int file_put_file(void *state, const char *key, const char *src_path,
     int rc = -1;
     if (dst != NULL && atomic_file_make_parent_dirs(dst, err, errlen) == 0 &&
         atomic_file_open(&af, dst, err, errlen) == 0) {
-        if (copy_hashed(src, src_path, &af, &sum, err, errlen) == 0) {
+        if (copy_hashed(src, src_path, &af, NULL, &sum, err, errlen) == 0) {
             rc = atomic_file_commit(&af, err, errlen);
         } else {
             atomic_file_abort(&af);
@@ -197,7 +269,8 @@ static int file_put_bytes(void *state, const char *key, const void *data,
 }
 
 static int file_get_file(void *state, const char *key, const char *dst_path,
-                         uint64_t expected_checksum, char *err, size_t errlen)
+                         uint64_t expected_checksum, struct store_pacer *pacer,
+                         char *err, size_t errlen)
 {
     struct file_store *fs = state;
     char *src_path = object_path(fs, key, err, errlen);
@@ -214,7 +287,10 @@ static int file_get_file(void *state, const char *key, const char *dst_path,
     int rc = -1;
     if (atomic_file_make_parent_dirs(dst_path, err, errlen) == 0 &&
         atomic_file_open(&af, dst_path, err, errlen) == 0) {
-        if (copy_hashed(src, key, &af, &sum, err, errlen) != 0) {
+        /* A copy out of the store is verified whenever it is used (store.h),
+         * so it skips the fsyncs: after a crash it is fetched again. */
+        af.no_sync = true;
+        if (copy_hashed(src, key, &af, pacer, &sum, err, errlen) != 0) {
             atomic_file_abort(&af);
         } else if (expected_checksum != 0 && sum != expected_checksum) {
             atomic_file_abort(&af);

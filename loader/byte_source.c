@@ -1,6 +1,8 @@
 /*
  * This file implements byte_source (byte_source.h): an input file read
- * with plain read(2) calls, or inflated with zlib when its first bytes are
+ * with plain read(2) calls (or, for a remote URI, object_reader_read()
+ * calls: the only place the two differ is bs_read_file), or inflated
+ * with zlib when its first bytes are
  * the gzip magic. The first read sniffs the magic into an input buffer;
  * plain data is then handed out from that buffer and afterwards read
  * straight into the caller's buffer, gzip data is inflated from it
@@ -19,6 +21,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "object_source.h"
+
 #define BYTE_SOURCE_INBUF (256u << 10) /* compressed bytes per read(2) */
 #define BYTE_SOURCE_MAX_OUT (1u << 30) /* zlib counts in unsigned int */
 
@@ -31,7 +35,9 @@ enum bs_mode {
 };
 
 struct byte_source {
-    int fd;
+    int fd;                        /* a local file, or -1 */
+    struct object_reader *remote;  /* a remote object, or NULL */
+    char read_msg[512];            /* why the last file read failed */
     enum bs_mode mode;
     bool named_gz;      /* the name ends in .gz: gzip data is required */
     bool file_eof;      /* read(2) returned 0 */
@@ -42,29 +48,39 @@ struct byte_source {
     z_stream z;
     bool z_ready;       /* inflateInit2 done */
     int fail_errno;     /* BS_FAILED: the errno to repeat */
-    char fail_msg[256]; /* BS_FAILED: the message to repeat */
+    char fail_msg[768]; /* BS_FAILED: the message to repeat */
 };
 
 int byte_source_open(const char *path, struct byte_source **out, char *err,
                      size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
-        errno = e;
-        return -1;
-    }
     struct byte_source *s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        close(fd);
         snprintf(err, errlen, "out of memory");
         errno = ENOMEM;
         return -1;
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    s->fd = -1;
+    if (object_source_is_remote(path)) {
+        /* err names the URI; errno is ENOENT, EACCES, EIO... */
+        if (object_reader_open(path, &s->remote, err, errlen) != 0) {
+            int e = errno;
+            free(s);
+            errno = e;
+            return -1;
+        }
+    } else {
+        s->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (s->fd < 0) {
+            int e = errno;
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+            free(s);
+            errno = e;
+            return -1;
+        }
+        posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
     size_t plen = strlen(path);
-    s->fd = fd;
     s->named_gz = plen >= 3 && strcasecmp(path + plen - 3, ".gz") == 0;
     *out = s;
     return 0;
@@ -78,7 +94,11 @@ void byte_source_close(struct byte_source *s)
     if (s->z_ready) {
         inflateEnd(&s->z);
     }
-    close(s->fd);
+    if (s->remote != NULL) {
+        object_reader_close(&s->remote);
+    } else {
+        close(s->fd);
+    }
     free(s->in);
     free(s);
 }
@@ -113,11 +133,16 @@ static ssize_t bs_fail(struct byte_source *s, int e, char *err,
     return -1;
 }
 
-/* read(2) of the file: > 0 bytes, 0 at its end, -1 with errno. */
+/* read(2) of the file, or a read of the remote object: > 0 bytes, 0 at
+ * its end, -1 with errno and s->read_msg. */
 static ssize_t bs_read_file(struct byte_source *s, void *buf, size_t len)
 {
     for (;;) {
-        ssize_t n = read(s->fd, buf, len);
+        ssize_t n = s->remote == NULL
+                        ? read(s->fd, buf, len)
+                        : object_reader_read(s->remote, buf, len,
+                                             s->read_msg,
+                                             sizeof(s->read_msg));
         if (n > 0) {
             s->file_read += (uint64_t)n;
             return n;
@@ -126,7 +151,13 @@ static ssize_t bs_read_file(struct byte_source *s, void *buf, size_t len)
             s->file_eof = true;
             return 0;
         }
-        if (errno != EINTR) {
+        if (s->remote != NULL || errno != EINTR) {
+            int e = errno;
+            if (s->remote == NULL) {
+                snprintf(s->read_msg, sizeof(s->read_msg), "%s",
+                         strerror(e));
+            }
+            errno = e;
             return -1;
         }
     }
@@ -162,7 +193,8 @@ static ssize_t bs_sniff(struct byte_source *s, char *err, size_t errlen)
                                  BYTE_SOURCE_INBUF - s->in_len);
         if (n < 0) {
             int e = errno;
-            return bs_fail(s, e, err, errlen, "read error: %s", strerror(e));
+            return bs_fail(s, e, err, errlen, "read error: %s",
+                           s->read_msg);
         }
         s->in_len += (size_t)n;
     }
@@ -209,7 +241,8 @@ static ssize_t bs_read_plain(struct byte_source *s, void *buf, size_t len,
     ssize_t n = s->file_eof ? 0 : bs_read_file(s, buf, len);
     if (n < 0) {
         int e = errno;
-        return bs_fail(s, e, err, errlen, "read error: %s", strerror(e));
+        return bs_fail(s, e, err, errlen, "read error: %s",
+                       s->read_msg);
     }
     if (n == 0) {
         s->mode = BS_END;
@@ -225,7 +258,8 @@ static ssize_t bs_read_gzip(struct byte_source *s, void *buf, size_t len,
     for (;;) {
         if (bs_refill(s) != 0) {
             int e = errno;
-            return bs_fail(s, e, err, errlen, "read error: %s", strerror(e));
+            return bs_fail(s, e, err, errlen, "read error: %s",
+                           s->read_msg);
         }
         int rc = inflate(&s->z, Z_NO_FLUSH);
         size_t produced = len - s->z.avail_out;
@@ -234,7 +268,7 @@ static ssize_t bs_read_gzip(struct byte_source *s, void *buf, size_t len,
             if (bs_refill(s) != 0) {
                 int e = errno;
                 return bs_fail(s, e, err, errlen, "read error: %s",
-                               strerror(e));
+                               s->read_msg);
             }
             if (s->z.avail_in == 0) {
                 s->mode = BS_END;

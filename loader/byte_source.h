@@ -5,6 +5,11 @@
  * takes .gz files without knowing about compression. I/O only: it knows
  * nothing about what the bytes mean.
  *
+ * The file is a local path, or a remote object named by its URI
+ * (s3://, webhdfs://, hdfs://: object_source.h), read through
+ * object_reader_*(), which retries and resumes on its own; everything
+ * below (gzip detection, offsets in messages) is the same for both.
+ *
  * A file is gzip when its first two bytes are the gzip magic (1f 8b),
  * whatever its name. Members are read one after the other (a file of
  * concatenated gzip members, as `cat a.gz b.gz` or a parallel compressor
@@ -18,7 +23,9 @@
  *             .gz file without gzip data): the file is unusable as input;
  *             the message names the compressed byte offset;
  *   ENOMEM    out of memory;
- *   another   the read(2) error (EIO...).
+ *   another   the read(2) error (EIO...), or a remote read's error (EIO
+ *             once the store kept failing past its retries, EACCES...),
+ *             its message naming the URI.
  *
  * Use: byte_source_open(); byte_source_read() until it returns 0;
  * byte_source_close(). One source is used by one thread at a time.
@@ -36,7 +43,9 @@ struct byte_source;
 /*
  * Opens path. Returns 0 with *out set (the caller owns it: close it), or
  * -1 with err and errno as open(2) gives them (ENOENT, EACCES, EISDIR...)
- * or ENOMEM. Reads nothing yet: damaged data shows in the first read.
+ * or ENOMEM; for a remote URI as object_reader_open() gives them (it
+ * asks the store whether the object exists). Reads nothing yet: damaged
+ * data shows in the first read.
  */
 int byte_source_open(const char *path, struct byte_source **out, char *err,
                      size_t errlen);
@@ -53,7 +62,8 @@ ssize_t byte_source_read(struct byte_source *s, void *buf, size_t len,
 /* True once a read has found gzip data. */
 bool byte_source_is_gzip(const struct byte_source *s);
 
-/* Bytes of the file itself (compressed, if gzip) consumed so far. */
+/* Bytes of the file itself (compressed, if gzip) consumed so far, local
+ * or remote alike. */
 uint64_t byte_source_file_offset(const struct byte_source *s);
 
 /* Closes the file and frees everything; NULL is allowed. */

@@ -1,6 +1,9 @@
 /*
  * This file implements the expansion of --input paths into files
- * (input_files.h).
+ * (input_files.h): local paths with stat(2), opendir(3) and glob(3),
+ * remote ones (s3://, webhdfs://, hdfs://) with object_source_list(); the
+ * rules for an output directory (skipped names, _SUCCESS) are the same
+ * for both.
  */
 #include "input_files.h"
 
@@ -13,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int add(struct input_files *f, size_t *cap, const char *path)
+#include "object_source.h"
+
+static int add(struct input_files *f, size_t *cap, const char *path,
+               uint64_t size)
 {
     if (f->n == *cap) {
         size_t c = *cap ? *cap * 2 : 16;
@@ -22,14 +28,27 @@ static int add(struct input_files *f, size_t *cap, const char *path)
             return -1;
         }
         f->paths = np;
+        uint64_t *ns = realloc(f->sizes, c * sizeof(*ns));
+        if (ns == NULL) {
+            return -1;
+        }
+        f->sizes = ns;
         *cap = c;
     }
     f->paths[f->n] = strdup(path);
     if (f->paths[f->n] == NULL) {
         return -1;
     }
+    f->sizes[f->n] = size;
     f->n++;
     return 0;
+}
+
+/* True for names a directory's reader skips: hidden files (.crc
+ * checksums) and markers (_SUCCESS, _committed_*, _started_*). */
+static bool skipped_name(const char *name)
+{
+    return name[0] == '.' || name[0] == '_';
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -39,6 +58,38 @@ static int cmp_str(const void *a, const void *b)
 
 /* The marker Spark and Hadoop write into an output directory last. */
 #define INPUT_FILES_SUCCESS_MARKER "_SUCCESS"
+
+/* The rules every input directory meets, local or remote: it holds files,
+ * and its _SUCCESS marker unless allow_incomplete. */
+static enum input_files_status check_dir(const char *dir, size_t files,
+                                         bool complete,
+                                         bool allow_incomplete, char *err,
+                                         size_t errlen)
+{
+    if (files == 0) {
+        snprintf(err, errlen, "directory %s holds no input files", dir);
+        return INPUT_FILES_EMPTY;
+    }
+    if (!complete && !allow_incomplete) {
+        snprintf(err, errlen, "%s has no " INPUT_FILES_SUCCESS_MARKER
+                 " marker: the job that writes it may still be running; "
+                 "use --allow-incomplete to load it anyway", dir);
+        return INPUT_FILES_INCOMPLETE;
+    }
+    return INPUT_FILES_OK;
+}
+
+/* Sorts the paths of one local directory (from first on) by name, then
+ * records their sizes, which are not known to follow the sort. */
+static void sort_with_sizes(struct input_files *f, size_t first)
+{
+    qsort(f->paths + first, f->n - first, sizeof(*f->paths), cmp_str);
+    for (size_t i = first; i < f->n; i++) {
+        struct stat sb;
+        f->sizes[i] = stat(f->paths[i], &sb) == 0 ? (uint64_t)sb.st_size
+                                                  : 0;
+    }
+}
 
 static enum input_files_status expand_dir(const char *dir,
                                           bool allow_incomplete,
@@ -58,7 +109,7 @@ static enum input_files_status expand_dir(const char *dir,
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         complete |= strcmp(de->d_name, INPUT_FILES_SUCCESS_MARKER) == 0;
-        if (de->d_name[0] == '.' || de->d_name[0] == '_') {
+        if (skipped_name(de->d_name)) {
             continue;
         }
         char path[4096];
@@ -68,24 +119,21 @@ static enum input_files_status expand_dir(const char *dir,
             !S_ISREG(sb.st_mode)) {
             continue;
         }
-        if (add(f, cap, path) != 0) {
+        if (add(f, cap, path, 0) != 0) {
             st = INPUT_FILES_NOMEM;
             snprintf(err, errlen, "out of memory");
             break;
         }
     }
     closedir(d);
-    if (st == INPUT_FILES_OK && f->n == first) {
-        snprintf(err, errlen, "directory %s holds no input files", dir);
-        return INPUT_FILES_EMPTY;
+    if (st != INPUT_FILES_OK) {
+        return st;
     }
-    if (st == INPUT_FILES_OK && !complete && !allow_incomplete) {
-        snprintf(err, errlen, "%s has no " INPUT_FILES_SUCCESS_MARKER
-                 " marker: the job that writes it may still be running; "
-                 "use --allow-incomplete to load it anyway", dir);
-        return INPUT_FILES_INCOMPLETE;
+    st = check_dir(dir, f->n - first, complete, allow_incomplete, err,
+                   errlen);
+    if (st == INPUT_FILES_OK) {
+        sort_with_sizes(f, first);
     }
-    qsort(f->paths + first, f->n - first, sizeof(*f->paths), cmp_str);
     return st;
 }
 
@@ -132,7 +180,7 @@ static enum input_files_status expand_glob(const char *pattern,
             if (access(path, R_OK) != 0) {
                 snprintf(err, errlen, "input %s: %s", path, strerror(errno));
                 st = INPUT_FILES_MISSING;
-            } else if (add(f, cap, path) != 0) {
+            } else if (add(f, cap, path, (uint64_t)sb.st_size) != 0) {
                 snprintf(err, errlen, "out of memory");
                 st = INPUT_FILES_NOMEM;
             }
@@ -146,6 +194,51 @@ static enum input_files_status expand_glob(const char *pattern,
     return st;
 }
 
+/*
+ * Expands a remote input: an object stands for itself, a directory (or
+ * prefix) for its files under the rules of a local directory. Glob
+ * characters mean nothing special here.
+ */
+static enum input_files_status expand_remote(const char *uri,
+                                             bool allow_incomplete,
+                                             struct input_files *f,
+                                             size_t *cap, char *err,
+                                             size_t errlen)
+{
+    struct object_list l;
+    bool is_object;
+    if (object_source_list(uri, &l, &is_object, err, errlen) != 0) {
+        /* err names the URI; the errno says which kind of failure. */
+        return errno == ENOMEM                        ? INPUT_FILES_NOMEM
+               : errno == ENOENT || errno == EACCES ||
+                       errno == EINVAL || errno == EISDIR
+                   ? INPUT_FILES_MISSING
+                   : INPUT_FILES_IO;
+    }
+    size_t first = f->n;
+    bool complete = false;
+    enum input_files_status st = INPUT_FILES_OK;
+    for (size_t i = 0; i < l.n && st == INPUT_FILES_OK; i++) {
+        const struct object_entry *e = &l.entries[i];
+        if (!is_object) {
+            complete |= strcmp(e->name, INPUT_FILES_SUCCESS_MARKER) == 0;
+            if (skipped_name(e->name)) {
+                continue;
+            }
+        }
+        if (add(f, cap, e->uri, e->size) != 0) {
+            snprintf(err, errlen, "out of memory");
+            st = INPUT_FILES_NOMEM;
+        }
+    }
+    object_list_free(&l);
+    if (st == INPUT_FILES_OK && !is_object) {
+        st = check_dir(uri, f->n - first, complete, allow_incomplete, err,
+                       errlen);
+    }
+    return st; /* in name order: the listing is sorted */
+}
+
 enum input_files_status input_files_expand(const char *const *paths,
                                            size_t n, bool allow_incomplete,
                                            struct input_files *out,
@@ -156,7 +249,11 @@ enum input_files_status input_files_expand(const char *const *paths,
     enum input_files_status st = INPUT_FILES_OK;
     for (size_t i = 0; i < n && st == INPUT_FILES_OK; i++) {
         struct stat sb;
-        if (stat(paths[i], &sb) != 0 && strpbrk(paths[i], "*?[") != NULL) {
+        if (object_source_is_remote(paths[i])) {
+            st = expand_remote(paths[i], allow_incomplete, &f, &cap, err,
+                               errlen);
+        } else if (stat(paths[i], &sb) != 0 &&
+                   strpbrk(paths[i], "*?[") != NULL) {
             st = expand_glob(paths[i], allow_incomplete, &f, &cap, err,
                              errlen);
         } else if (stat(paths[i], &sb) != 0) {
@@ -168,7 +265,7 @@ enum input_files_status input_files_expand(const char *const *paths,
         } else if (access(paths[i], R_OK) != 0) {
             snprintf(err, errlen, "input %s: %s", paths[i], strerror(errno));
             st = INPUT_FILES_MISSING;
-        } else if (add(&f, &cap, paths[i]) != 0) {
+        } else if (add(&f, &cap, paths[i], (uint64_t)sb.st_size) != 0) {
             snprintf(err, errlen, "out of memory");
             st = INPUT_FILES_NOMEM;
         }
@@ -187,6 +284,8 @@ void input_files_free(struct input_files *f)
         free(f->paths[i]);
     }
     free(f->paths);
+    free(f->sizes);
     f->paths = NULL;
+    f->sizes = NULL;
     f->n = 0;
 }

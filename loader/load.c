@@ -223,15 +223,14 @@ static int prepare(struct load_ctx *x)
         return fail(x, LOAD_EXIT_INTERNAL, "%s", err);
     case INPUT_FILES_INCOMPLETE:
         return fail(x, LOAD_EXIT_DATA, "%s", err);
+    case INPUT_FILES_IO:
+        return fail(x, LOAD_EXIT_IO, "%s", err);
     default:
         return fail(x, LOAD_EXIT_NOINPUT, "%s", err);
     }
     x->r->files = x->files.n;
     for (size_t i = 0; i < x->files.n; i++) {
-        struct stat sb;
-        if (stat(x->files.paths[i], &sb) == 0) {
-            x->r->input_bytes += (uint64_t)sb.st_size;
-        }
+        x->r->input_bytes += x->files.sizes[i];
         if (c->format == NULL && input_format_guess(x->files.paths[i]) ==
                                      NULL) {
             return fail(x, LOAD_EXIT_USAGE, "cannot tell the format of %s "
@@ -459,12 +458,18 @@ static int phase_read(struct load_ctx *x)
 
 /* ---- build -------------------------------------------------------------- */
 
+/*
+ * Work over every partition by a few threads (build, publish): each takes
+ * the next partition until none is left or one failed.
+ */
 struct build_state {
     struct load_ctx *x;
+    /* Does partition p; 0, or an exit code after build_fail(). */
+    int (*work)(struct build_state *b, uint32_t p);
     uint32_t next; /* next partition to take (atomic) */
     pthread_mutex_t mu;
     int code;      /* first failure */
-    char err[1024];
+    char err[2048];
 };
 
 static void build_fail(struct build_state *b, int code, const char *msg)
@@ -559,7 +564,7 @@ static void *build_worker(void *arg)
         if (x->c->interrupted != NULL && *x->c->interrupted) {
             return NULL;
         }
-        if (build_partition(b, p) != 0) {
+        if (b->work(b, p) != 0) {
             return NULL;
         }
     }
@@ -577,6 +582,26 @@ static uint32_t build_threads(const struct load_ctx *x)
     return n > x->partitions ? x->partitions : n;
 }
 
+/* Runs b->work over every partition with build_threads() threads. */
+static void run_partitions(struct build_state *b)
+{
+    pthread_mutex_init(&b->mu, NULL);
+    uint32_t nthreads = build_threads(b->x);
+    pthread_t tids[LOAD_MAX_BUILD_THREADS];
+    uint32_t started = 0;
+    for (uint32_t i = 1; i < nthreads; i++) {
+        if (pthread_create(&tids[started], NULL, build_worker, b) != 0) {
+            break;
+        }
+        started++;
+    }
+    build_worker(b);
+    for (uint32_t i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+    }
+    pthread_mutex_destroy(&b->mu);
+}
+
 static int phase_build(struct load_ctx *x)
 {
     enum memb_status st =
@@ -590,22 +615,8 @@ static int phase_build(struct load_ctx *x)
     if (x->infos == NULL) {
         return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
     }
-    struct build_state b = {.x = x};
-    pthread_mutex_init(&b.mu, NULL);
-    uint32_t nthreads = build_threads(x);
-    pthread_t tids[LOAD_MAX_BUILD_THREADS];
-    uint32_t started = 0;
-    for (uint32_t i = 1; i < nthreads; i++) {
-        if (pthread_create(&tids[started], NULL, build_worker, &b) != 0) {
-            break;
-        }
-        started++;
-    }
-    build_worker(&b);
-    for (uint32_t i = 0; i < started; i++) {
-        pthread_join(tids[i], NULL);
-    }
-    pthread_mutex_destroy(&b.mu);
+    struct build_state b = {.x = x, .work = build_partition};
+    run_partitions(&b);
     if (b.code != 0) {
         return fail(x, b.code, "build: %s", b.err);
     }
@@ -825,28 +836,47 @@ static int put_manifest(struct load_ctx *x)
     return 0;
 }
 
+/* Copies partition p's segment into the store and drops the scratch copy. */
+static int publish_partition(struct build_state *b, uint32_t p)
+{
+    struct load_ctx *x = b->x;
+    char err[1024], key[512], path[4096], msg[2048];
+    char leaf[32];
+    snprintf(leaf, sizeof(leaf), "part-%05u.seg", p);
+    version_key(x, leaf, key, sizeof(key));
+    seg_path(x, p, path, sizeof(path));
+    uint64_t checksum = 0;
+    if (store_put_file(x->store, key, path, &checksum, err,
+                       sizeof(err)) != 0) {
+        snprintf(msg, sizeof(msg), "store: %s: %s", key, err);
+        build_fail(b, LOAD_EXIT_IO, msg);
+        return LOAD_EXIT_IO;
+    }
+    if (checksum != x->infos[p].checksum) {
+        snprintf(msg, sizeof(msg), "store: %s: checksum %016" PRIx64
+                 " of the copy differs from the built file's %016" PRIx64,
+                 key, checksum, x->infos[p].checksum);
+        build_fail(b, LOAD_EXIT_IO, msg);
+        return LOAD_EXIT_IO;
+    }
+    unlink(path);
+    return 0;
+}
+
+/*
+ * Publishes the segments with the build threads (each put waits for its
+ * fsync, or for the network: several at once keep the disk or the link
+ * busy), then the manifest, the table config and the version record.
+ */
 static int phase_publish(struct load_ctx *x)
 {
-    char err[1024], key[512], path[4096];
-    for (uint32_t p = 0; p < x->partitions; p++) {
-        if (check_interrupt(x) != 0) {
-            return x->r->exit_code;
-        }
-        char leaf[32];
-        snprintf(leaf, sizeof(leaf), "part-%05u.seg", p);
-        version_key(x, leaf, key, sizeof(key));
-        seg_path(x, p, path, sizeof(path));
-        uint64_t checksum = 0;
-        if (store_put_file(x->store, key, path, &checksum, err,
-                           sizeof(err)) != 0) {
-            return fail(x, LOAD_EXIT_IO, "store: %s: %s", key, err);
-        }
-        if (checksum != x->infos[p].checksum) {
-            return fail(x, LOAD_EXIT_IO, "store: %s: checksum %016" PRIx64
-                        " of the copy differs from the built file's %016"
-                        PRIx64, key, checksum, x->infos[p].checksum);
-        }
-        unlink(path);
+    struct build_state b = {.x = x, .work = publish_partition};
+    run_partitions(&b);
+    if (b.code != 0) {
+        return fail(x, b.code, "%s", b.err);
+    }
+    if (check_interrupt(x) != 0) {
+        return x->r->exit_code;
     }
     if (put_manifest(x) != 0) {
         return x->r->exit_code;
@@ -963,8 +993,16 @@ static int phase_activate(struct load_ctx *x)
     struct activation_options o = {.force = false,
                                    .min_replicas = x->r->min_replicas};
     char err[1024];
-    enum memb_status st = activation_apply(x->m, &pair, 1, &o, NULL, err,
-                                           sizeof(err));
+    /* A lock held through a ZooKeeper session that expired meanwhile (a
+     * long pause) is gone, and another load of the table may hold it now:
+     * this load must not activate. */
+    enum memb_status st = membership_lock_check(x->m, x->lock);
+    if (st != MEMB_OK) {
+        return fail(x, LOAD_EXIT_UNAVAILABLE, "the load lock of %s was lost "
+                    "before activation (%s); nothing was activated",
+                    x->c->table, membership_error(x->m));
+    }
+    st = activation_apply(x->m, &pair, 1, &o, NULL, err, sizeof(err));
     if (st == MEMB_OK || is_active(x)) {
         return 0;
     }

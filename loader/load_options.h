@@ -14,6 +14,9 @@
       "required")                                                           \
     X(store, "store", OPTION_STR, "", NULL, 0,                                \
       "snapshot store URI, e.g. file:///var/lib/larder/store; required")     \
+    X(s3_endpoint, "s3-endpoint", OPTION_STR, "", NULL, 0,                    \
+      "S3 endpoint URL for s3:// stores and inputs (MinIO, Ceph...); "        \
+      "overrides $AWS_ENDPOINT_URL_S3 and $AWS_ENDPOINT_URL")                 \
     X(table, "table", OPTION_STR, "", NULL, 0,                                \
       "the batch table to load, [A-Za-z0-9_.-]{1,64}; required")            \
     X(format, "format", OPTION_ENUM, "auto",                                  \
@@ -59,7 +62,7 @@
     X(work_dir, "work-dir", OPTION_STR, "", NULL, 0,                          \
       "where the scratch directory goes; empty: $TMPDIR or /tmp")           \
     X(build_threads, "build-threads", OPTION_UINT, "0", NULL, 0,              \
-      "partitions built at once, each in memory (0: 4, at most 64)")                 \
+      "partitions built (each in memory) or published at once (0: 4, at most 64)") \
     X(max_record_size, "max-record-size", OPTION_BYTES, "64mb", NULL, 0,      \
       "longest input line; a longer one is a bad row")                        \
     X(spill_buffer, "spill-buffer", OPTION_BYTES, "32mb", NULL, 0,            \

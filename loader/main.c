@@ -299,6 +299,11 @@ int main(int argc, char **argv)
         return LOAD_EXIT_OK;
     }
     c.inputs = inputs;
+    /* Every S3 client of the process reads its endpoint from there
+     * (s3_client.h); set before any thread starts. */
+    if (rc == 0 && opts.s3_endpoint.str[0] != '\0') {
+        setenv("AWS_ENDPOINT_URL_S3", opts.s3_endpoint.str, 1);
+    }
     if (rc != 0 || make_config(&opts, &c, err, sizeof(err)) != 0) {
         fprintf(stderr, "larder-load: %s\n", err);
         if (opts.json.num) {
