@@ -105,6 +105,65 @@ static int set_value(struct cli_args *a, int bit, const char *v)
         }
         a->sample = (uint32_t)n;
         return 0;
+    case CLI_OPT_BIT_SEEDS:
+        if (v[0] == '\0') {
+            return usage_error(a, "--seeds needs HOST:PORT[,HOST:PORT...]");
+        }
+        a->seeds = v;
+        return 0;
+    case CLI_OPT_BIT_ZONE:
+        if (!cli_valid_table_name(v)) {
+            return usage_error(a, "--zone: \"%s\" is not a zone name "
+                               "([A-Za-z0-9_.-], 1 to 64)", v);
+        }
+        a->zone = v;
+        return 0;
+    case CLI_OPT_BIT_CAPACITY:
+        if (!parse_uint(v, CLI_CAPACITY_MAX, &n) || n == 0) {
+            return usage_error(a, "--capacity: \"%s\" is not a number (1 "
+                               "to %d)", v, CLI_CAPACITY_MAX);
+        }
+        a->capacity = (uint32_t)n;
+        return 0;
+    case CLI_OPT_BIT_PARTITIONS:
+        if (!parse_uint(v, CLI_PARTITIONS_MAX, &n) || n == 0) {
+            return usage_error(a, "--partitions: \"%s\" is not a number (1 "
+                               "to %u)", v, CLI_PARTITIONS_MAX);
+        }
+        a->partitions = (uint32_t)n;
+        return 0;
+    case CLI_OPT_BIT_REPLICATION:
+        if (strcmp(v, "all") == 0) {
+            a->replication = 0;
+            return 0;
+        }
+        if (!parse_uint(v, CLI_REPLICATION_MAX, &n) || n == 0) {
+            return usage_error(a, "--replication: \"%s\" is neither a "
+                               "number (1 to %d) nor all", v,
+                               CLI_REPLICATION_MAX);
+        }
+        a->replication = (uint32_t)n;
+        return 0;
+    case CLI_OPT_BIT_FALLBACK_KEY:
+        if (strlen(v) >= 256) {
+            return usage_error(a, "--fallback-key: longer than 255 bytes");
+        }
+        a->fallback_key = v;
+        return 0;
+    case CLI_OPT_BIT_MAX_AGE:
+        if (!parse_uint(v, UINT32_MAX, &n)) {
+            return usage_error(a, "--max-age: \"%s\" is not a number of "
+                               "seconds", v);
+        }
+        a->max_age_s = n;
+        return 0;
+    case CLI_OPT_BIT_KIND:
+        if (strcmp(v, "batch") != 0 && strcmp(v, "live") != 0) {
+            return usage_error(a, "--kind: \"%s\" is neither batch nor "
+                               "live", v);
+        }
+        a->kind_live = strcmp(v, "live") == 0;
+        return 0;
     case CLI_OPT_BIT_TIMEOUT:
         if (!parse_uint(v, CLI_TIMEOUT_MAX_MS, &n) || n == 0) {
             return usage_error(a, "--timeout: \"%s\" is not a number of "
@@ -173,6 +232,8 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv,
     memset(a, 0, sizeof(*a));
     a->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
     a->sample = CLI_DEFAULT_SAMPLE;
+    a->capacity = CLI_DEFAULT_CAPACITY;
+    a->partitions = CLI_DEFAULT_PARTITIONS;
     a->pos = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*a->pos));
     if (a->pos == NULL) {
         return usage_error(a, "out of memory");
@@ -214,6 +275,50 @@ void cli_args_free(struct cli_args *a)
     free(a->pos);
     a->pos = NULL;
     a->npos = 0;
+}
+
+int cli_args_split_seeds(const char *list, char **out, size_t max,
+                         size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    for (const char *p = list;; p++) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memrchr(p, ':', len);
+        uint64_t port = 0;
+        char portbuf[8];
+        size_t plen = colon != NULL ? len - (size_t)(colon - p) - 1 : 0;
+        if (colon != NULL && plen > 0 && plen < sizeof(portbuf)) {
+            memcpy(portbuf, colon + 1, plen);
+            portbuf[plen] = '\0';
+        } else {
+            portbuf[0] = '\0';
+        }
+        const char *why = NULL;
+        if (len == 0) {
+            why = "an empty address";
+        } else if (colon == NULL || colon == p ||
+                   !parse_uint(portbuf, 65535, &port) || port == 0) {
+            why = "not HOST:PORT (port 1 to 65535)";
+        } else if (*n == max) {
+            why = "too many addresses";
+        }
+        char *s = why == NULL ? strndup(p, len) : NULL;
+        if (why == NULL && s == NULL) {
+            why = "out of memory";
+        }
+        if (why != NULL) {
+            snprintf(err, errlen, "--seeds: \"%.*s\": %s", (int)len, p, why);
+            while (*n > 0) {
+                free(out[--*n]);
+            }
+            return -1;
+        }
+        out[(*n)++] = s;
+        p += len;
+        if (*p == '\0') {
+            return 0;
+        }
+    }
 }
 
 bool cli_valid_table_name(const char *s)

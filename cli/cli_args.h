@@ -8,7 +8,7 @@
  * "--opt=value" both work; "--" ends the options, so a key that starts
  * with "--" can still be given. Every option is declared once in
  * CLI_OPTIONS below, which also feeds --help. Which command accepts which
- * option is checked by the command table (cli_commands.c), not here.
+ * option is checked by the command table (commands.c), not here.
  */
 #ifndef LARDER_CLI_ARGS_H
 #define LARDER_CLI_ARGS_H
@@ -27,6 +27,20 @@
 #define CLI_DEFAULT_SAMPLE 10
 #define CLI_SAMPLE_MAX 10000
 
+/* Default and largest --capacity (node add): placement.h's limits. */
+#define CLI_DEFAULT_CAPACITY 100
+#define CLI_CAPACITY_MAX 1000
+
+/* Default and largest --partitions (table create). */
+#define CLI_DEFAULT_PARTITIONS 256
+#define CLI_PARTITIONS_MAX (1u << 20)
+
+/* Largest --replication given as a number. */
+#define CLI_REPLICATION_MAX 1024
+
+/* Longest --seeds list, in addresses. */
+#define CLI_SEEDS_MAX 64
+
 /* X(ID, name, value placeholder or NULL for a flag, help) */
 #define CLI_OPTIONS(X)                                                       \
     X(MEMBERSHIP, "membership", "URI",                                       \
@@ -43,17 +57,38 @@
     X(VERSION, "version", "V",                                               \
       "get, mget: read version V instead of the active one")                 \
     X(NODE, "node", "IP:PORT",                                               \
-      "get, mget, status: ask this node instead of a live member")           \
+      "get, mget: ask this node instead of the key's; status: report on "    \
+      "this node only")                                                      \
     X(TIMEOUT, "timeout", "MS",                                              \
-      "get, mget, status: connect and reply timeout (default 2000)")         \
+      "commands that talk to nodes: connect and reply timeout (default "     \
+      "2000)")                                                               \
     X(USER, "user", "NAME",                                                  \
-      "get, mget, status: the node user to AUTH as (default: the default "   \
-      "user)")                                                               \
+      "commands that talk to nodes: the node user to AUTH as (default: the " \
+      "default user)")                                                       \
     X(PASSWORD_FILE, "password-file", "PATH",                                \
-      "get, mget, status: AUTH with the first line of PATH (default: "       \
-      "$LARDER_PASSWORD, if set)")                                           \
+      "commands that talk to nodes: AUTH with the first line of PATH "       \
+      "(default: $LARDER_PASSWORD, if set)")                                 \
     X(SAMPLE, "sample", "N",                                                 \
-      "diff: how many changed values to show (default 10)")
+      "diff: how many changed values to show (default 10)")                  \
+    X(SEEDS, "seeds", "HOST:PORT,...",                                       \
+      "nodes, ring, tables, status, get, mget: read the cluster from a "     \
+      "node's LARDER.VIEW instead of the membership")                        \
+    X(ZONE, "zone", "Z", "node add: the node's zone (default: none)")        \
+    X(CAPACITY, "capacity", "N",                                             \
+      "node add: relative weight, 1 to 1000 (default 100)")                  \
+    X(PARTITIONS, "partitions", "N",                                         \
+      "table create: partition count, fixed for the table's life "           \
+      "(default 256)")                                                       \
+    X(REPLICATION, "replication", "R|all",                                   \
+      "table create, config: replicas per partition, or all (default all)")  \
+    X(FALLBACK_KEY, "fallback-key", "K",                                     \
+      "table create, config: key served when a read fails (\"\" clears it)") \
+    X(MAX_AGE, "max-age", "SECONDS",                                         \
+      "table create, config: age after which /health reports the table "     \
+      "stale (0: none)")                                                     \
+    X(KIND, "kind", "batch|live",                                            \
+      "table create: batch (loaded by version) or live (SET/DEL); default "  \
+      "batch")
 
 #define CLI_OPTION_BIT(id, name, value, help) CLI_OPT_BIT_##id,
 enum cli_option_bit { CLI_OPTIONS(CLI_OPTION_BIT) CLI_OPT_COUNT };
@@ -85,6 +120,14 @@ struct cli_args {
     const char *env_password;  /* $LARDER_PASSWORD (set by the caller) */
     int timeout_ms;
     uint32_t sample;        /* diff --sample */
+    const char *seeds;      /* --seeds, or NULL */
+    const char *zone;       /* --zone, or NULL */
+    uint32_t capacity;      /* --capacity (default CLI_DEFAULT_CAPACITY) */
+    uint32_t partitions;    /* --partitions (default CLI_DEFAULT_PARTITIONS) */
+    uint32_t replication;   /* --replication; 0 means "all" */
+    const char *fallback_key; /* --fallback-key ("" clears), or NULL */
+    uint64_t max_age_s;     /* --max-age */
+    bool kind_live;         /* --kind live */
     const char *command;    /* NULL if none was given */
     const char **pos;       /* arguments after the command (malloc'd array
                                of borrowed argv strings) */
@@ -101,6 +144,15 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv,
                    const char *env_membership);
 
 void cli_args_free(struct cli_args *a);
+
+/*
+ * Splits a --seeds list "host:port,host:port" into at most max addresses,
+ * each a malloc'd string in out[0, *n) (free each with free()). Returns 0,
+ * or -1 with a message in err (an empty entry, one without ":PORT", a port
+ * outside 1..65535, more than max) and nothing to free.
+ */
+int cli_args_split_seeds(const char *list, char **out, size_t max,
+                         size_t *n, char *err, size_t errlen);
 
 /* True if s is a table name: [A-Za-z0-9_.-]{1,64}. */
 bool cli_valid_table_name(const char *s);

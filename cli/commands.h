@@ -1,14 +1,15 @@
 /*
  * commands.h: the commands of the admin CLI `larder` (tables, versions,
- * active, activate, rollback, get, mget, diff, status) and their help, run
- * from parsed arguments.
+ * active, activate, rollback, get, mget, diff, status, nodes, ring, node
+ * add|remove, rebalance, table create|config, drain, undrain) and their
+ * help, run from parsed arguments.
  *
  * Output goes to `out` only once a command has finished (it is built in
  * memory first, so a failure never leaves half a table or half a JSON
  * document), messages to `err` prefixed "larder: ". Every command returns
  * one of the exit codes below, each with one meaning; get and mget print
  * their results and exit 1 when a key is absent; status exits 1 when the
- * node is not healthy.
+ * cluster (or the node) is not healthy.
  */
 #ifndef LARDER_CLI_COMMANDS_H
 #define LARDER_CLI_COMMANDS_H

@@ -763,16 +763,16 @@ static enum memb_status local_ready_get(struct membership *m,
     return st;
 }
 
-struct ready_tally {
-    uint32_t npartitions;
-    uint32_t *counts;
+struct ready_collect {
+    struct memb_ready *list;
+    size_t n;
 };
 
-static enum memb_status tally_node(struct membership *m, const char *dir,
-                                   const char *name, const char *node,
-                                   void *arg)
+static enum memb_status collect_ready(struct membership *m, const char *dir,
+                                      const char *name, const char *node,
+                                      void *arg)
 {
-    struct ready_tally *t = arg;
+    struct ready_collect *c = arg;
     if (!membership_valid_name(node)) {
         return MEMB_OK;
     }
@@ -796,16 +796,15 @@ static enum memb_status tally_node(struct membership *m, const char *dir,
         return MEMB_OK; /* removed while we listed */
     }
     if (st == MEMB_OK) {
-        st = memb_ready_tally(m, path, doc, t->npartitions, t->counts);
+        st = memb_ready_append(m, path, node, doc, &c->list, &c->n);
     }
     json_decref(doc);
     return st;
 }
 
-static enum memb_status local_ready_count(struct membership *m,
-                                          const char *table, uint64_t version,
-                                          uint32_t npartitions,
-                                          uint32_t *counts)
+static enum memb_status local_ready_list(struct membership *m,
+                                         const char *table, uint64_t version,
+                                         struct memb_ready **out, size_t *n)
 {
     char dir[PATH_MAX];
     enum memb_status st =
@@ -813,8 +812,11 @@ static enum memb_status local_ready_count(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    struct ready_tally t = {.npartitions = npartitions, .counts = counts};
-    return for_each_entry(m, dir, "", ".json", tally_node, &t);
+    struct ready_collect c = {0};
+    st = for_each_entry(m, dir, "", ".json", collect_ready, &c);
+    *out = c.list;
+    *n = c.n;
+    return st;
 }
 
 static enum memb_status local_refusal_set(struct membership *m,
@@ -1580,7 +1582,7 @@ const struct memb_backend memb_local_backend = {
     .version_list = local_version_list,
     .ready_set = local_ready_set,
     .ready_get = local_ready_get,
-    .ready_count = local_ready_count,
+    .ready_list = local_ready_list,
     .refusal_set = local_refusal_set,
     .refusal_get = local_refusal_get,
     .active_get = local_active_get,

@@ -67,9 +67,10 @@ struct memb_backend {
     enum memb_status (*ready_get)(struct membership *m, const char *table,
                                   uint64_t version, const char *node,
                                   uint32_t **partitions, size_t *n);
-    enum memb_status (*ready_count)(struct membership *m, const char *table,
-                                    uint64_t version, uint32_t npartitions,
-                                    uint32_t *counts);
+    /* Live nodes' records, any order (membership.c sorts them). */
+    enum memb_status (*ready_list)(struct membership *m, const char *table,
+                                   uint64_t version, struct memb_ready **out,
+                                   size_t *n);
     enum memb_status (*refusal_set)(struct membership *m, const char *table,
                                     uint64_t version, const char *node,
                                     const char *reason);

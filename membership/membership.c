@@ -388,22 +388,72 @@ enum memb_status membership_ready_get(struct membership *m, const char *table,
     return m->backend->ready_get(m, table, version, node, partitions, n);
 }
 
+void membership_ready_free(struct memb_ready *r, size_t n)
+{
+    for (size_t i = 0; r != NULL && i < n; i++) {
+        free(r[i].partitions);
+    }
+    free(r);
+}
+
+static int ready_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct memb_ready *)a)->node,
+                  ((const struct memb_ready *)b)->node);
+}
+
+enum memb_status membership_ready_list(struct membership *m,
+                                       const char *table, uint64_t version,
+                                       struct memb_ready **out, size_t *n)
+{
+    if (out == NULL || n == NULL) {
+        return memb_fail(m, MEMB_INVALID, "no output");
+    }
+    *out = NULL;
+    *n = 0;
+    enum memb_status st = check_table_version_node(m, table, version, NULL);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    st = m->backend->ready_list(m, table, version, out, n);
+    if (st != MEMB_OK) {
+        membership_ready_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return st;
+    }
+    if (*n > 1) {
+        qsort(*out, *n, sizeof(**out), ready_cmp);
+    }
+    return MEMB_OK;
+}
+
 enum memb_status membership_ready_count(struct membership *m,
                                         const char *table, uint64_t version,
                                         uint32_t npartitions,
                                         uint32_t *counts)
 {
-    enum memb_status st = check_table_version_node(m, table, version, NULL);
-    if (st != MEMB_OK) {
-        return st;
-    }
     if (npartitions > 0 && counts == NULL) {
         return memb_fail(m, MEMB_INVALID, "no counts");
+    }
+    struct memb_ready *r = NULL;
+    size_t n = 0;
+    enum memb_status st = membership_ready_list(m, table, version, &r, &n);
+    if (st != MEMB_OK) {
+        return st;
     }
     if (npartitions > 0) {
         memset(counts, 0, npartitions * sizeof(*counts));
     }
-    return m->backend->ready_count(m, table, version, npartitions, counts);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < r[i].n; j++) {
+            if (r[i].partitions[j] < npartitions) {
+                counts[r[i].partitions[j]]++;
+            }
+        }
+    }
+    membership_ready_free(r, n);
+    return MEMB_OK;
 }
 
 /*

@@ -182,6 +182,26 @@ enum memb_status membership_ready_get(struct membership *m, const char *table,
                                       uint64_t version, const char *node,
                                       uint32_t **partitions, size_t *n);
 
+/* One node's readiness record (membership_ready_list()). */
+struct memb_ready {
+    char node[MEMB_NAME_MAX];
+    uint32_t *partitions; /* sorted, unique; malloc'd */
+    size_t n;
+};
+
+/*
+ * Every node's readiness record of table/version, sorted by node, leaving
+ * out nodes known to be dead exactly as membership_ready_count() does:
+ * *out is malloc'd (free it with membership_ready_free()); MEMB_OK with *n
+ * 0 if there is none. What a node needs to route around itself and what
+ * LARDER.VIEW reports.
+ */
+enum memb_status membership_ready_list(struct membership *m,
+                                       const char *table, uint64_t version,
+                                       struct memb_ready **out, size_t *n);
+
+void membership_ready_free(struct memb_ready *r, size_t n);
+
 /*
  * Records that node `node` refused to pull table/version, with a reason
  * (e.g. "needs 2.1 GiB, --batch-memory leaves 1.0 GiB"): a loader waiting

@@ -450,20 +450,27 @@ enum memb_status memb_ready_decode(struct membership *m, const char *where,
     return MEMB_OK;
 }
 
-enum memb_status memb_ready_tally(struct membership *m, const char *where,
-                                  json_t *doc, uint32_t npartitions,
-                                  uint32_t *counts)
+enum memb_status memb_ready_append(struct membership *m, const char *where,
+                                   const char *node, json_t *doc,
+                                   struct memb_ready **list, size_t *n)
 {
     uint32_t *parts = NULL;
-    size_t n = 0;
-    enum memb_status st = memb_ready_decode(m, where, doc, &parts, &n);
-    for (size_t i = 0; st == MEMB_OK && i < n; i++) {
-        if (parts[i] < npartitions) {
-            counts[parts[i]]++;
-        }
+    size_t nparts = 0;
+    enum memb_status st = memb_ready_decode(m, where, doc, &parts, &nparts);
+    if (st != MEMB_OK) {
+        return st;
     }
-    free(parts);
-    return st;
+    struct memb_ready *grown = realloc(*list, (*n + 1) * sizeof(**list));
+    if (grown == NULL) {
+        free(parts);
+        return memb_fail(m, MEMB_ERR, "out of memory");
+    }
+    *list = grown;
+    struct memb_ready *r = &grown[(*n)++];
+    snprintf(r->node, sizeof(r->node), "%s", node);
+    r->partitions = parts;
+    r->n = nparts;
+    return MEMB_OK;
 }
 
 json_t *memb_refusal_encode(const char *node, const char *reason)

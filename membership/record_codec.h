@@ -84,10 +84,10 @@ json_t *memb_ready_encode(const char *node, const uint32_t *partitions,
 /* The partitions of doc, sorted and unique: *out malloc'd (caller frees). */
 enum memb_status memb_ready_decode(struct membership *m, const char *where,
                                    json_t *doc, uint32_t **out, size_t *n);
-/* Adds 1 to counts[p] for each partition p < npartitions in doc. */
-enum memb_status memb_ready_tally(struct membership *m, const char *where,
-                                  json_t *doc, uint32_t npartitions,
-                                  uint32_t *counts);
+/* Decodes node's record doc and appends it to *list (of *n, realloc'd). */
+enum memb_status memb_ready_append(struct membership *m, const char *where,
+                                   const char *node, json_t *doc,
+                                   struct memb_ready **list, size_t *n);
 
 /* {node, reason, created_ms}. */
 json_t *memb_refusal_encode(const char *node, const char *reason);

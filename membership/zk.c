@@ -1289,9 +1289,9 @@ static enum memb_status live_children(struct membership *m,
 }
 
 /* Only nodes with a live/<node> znode (a session not expired) count. */
-static enum memb_status zk_ready_count(struct membership *m,
-                                       const char *table, uint64_t version,
-                                       uint32_t npartitions, uint32_t *counts)
+static enum memb_status zk_ready_list(struct membership *m, const char *table,
+                                      uint64_t version,
+                                      struct memb_ready **out, size_t *n)
 {
     char dir[ZK_PATH_MAX];
     enum memb_status st =
@@ -1324,7 +1324,7 @@ static enum memb_status zk_ready_count(struct membership *m,
         if (st == MEMB_NOTFOUND) {
             st = MEMB_OK; /* removed while we listed */
         } else if (st == MEMB_OK) {
-            st = memb_ready_tally(m, path, doc, npartitions, counts);
+            st = memb_ready_append(m, path, nodes.data[i], doc, out, n);
         }
         json_decref(doc);
     }
@@ -2229,7 +2229,7 @@ const struct memb_backend memb_zk_backend = {
     .version_list = zk_version_list,
     .ready_set = zk_ready_set,
     .ready_get = zk_ready_get,
-    .ready_count = zk_ready_count,
+    .ready_list = zk_ready_list,
     .refusal_set = zk_refusal_set,
     .refusal_get = zk_refusal_get,
     .active_get = zk_active_get,

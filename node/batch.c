@@ -24,14 +24,19 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "ownership.h"
 #include "qsbr.h"
 #include "segment.h"
 
 /* The segments of one mapped version; h->segs points at segs[]. Unmapped
- * sets wait on the detached list until the next view is published. */
+ * sets wait on the detached list until the next view is published. When a
+ * version is reshaped (batch_held_map_parts()), the segments it keeps move
+ * to the new set: the old set, still read through an older view, then no
+ * longer owns them (own[p] 0) and does not close them. */
 struct seg_set {
     struct seg_set *next;
     uint32_t n;
+    unsigned char *own; /* [n], after segs[] in the same allocation */
     struct segment *segs[];
 };
 
@@ -52,6 +57,12 @@ struct batch {
     struct seg_set *detached; /* unmapped, still named by the view */
     bool dirty;               /* the catalog changed since the view */
     bool switched;            /* a switch awaits its view file */
+    char self[BATCH_NAME_MAX];
+    char *placement_json;     /* owned; NULL: no placement */
+    char *ready_json;         /* owned; NULL: readiness of others unknown */
+    uint64_t placement_generation;
+    struct batch_node *nodes; /* owned */
+    size_t nnodes;
     bool has_generation;
     uint64_t generation;
     int64_t changed_ms;
@@ -306,6 +317,7 @@ static struct batch_held *held_new(struct batch *b, const char *table,
 static void held_free(struct batch_held *h)
 {
     manifest_free(&h->manifest);
+    free(h->route);
     free(h);
 }
 
@@ -438,13 +450,31 @@ static void scan(struct batch *b)
 
 /* ---- mapping ------------------------------------------------------------ */
 
+static struct seg_set *seg_set_new(uint32_t n)
+{
+    struct seg_set *set = calloc(1, sizeof(*set) +
+                                        n * sizeof(struct segment *) + n);
+    if (set != NULL) {
+        set->n = n;
+        set->own = (unsigned char *)&set->segs[n];
+    }
+    return set;
+}
+
 static void seg_set_close(void *arg)
 {
     struct seg_set *set = arg;
     for (uint32_t i = 0; i < set->n; i++) {
-        segment_close(&set->segs[i]);
+        if (set->own[i]) {
+            segment_close(&set->segs[i]);
+        }
     }
     free(set);
+}
+
+static bool wanted(const uint64_t *want, uint32_t p)
+{
+    return want == NULL || own_test(want, p);
 }
 
 static struct seg_set *set_of(struct segment **segs)
@@ -467,88 +497,165 @@ static int open_part(const struct batch_held *h, uint32_t p,
                         locked, err, errlen);
 }
 
+/* Opens (fetching if needed) partition p of h into set->segs[p]. */
+static int map_part(struct batch *b, struct batch_held *h, uint32_t p,
+                    struct seg_set *set, batch_fetch_fn fetch, void *arg,
+                    char *err, size_t errlen)
+{
+    char path[4200], why[512];
+    bool locked = true;
+    batch_part_path(b, h->table, h->version, p, path, sizeof(path));
+    int rc = -1;
+    bool exists = access(path, F_OK) == 0;
+    if (exists) {
+        rc = open_part(h, p, path, &set->segs[p], &locked, why, sizeof(why));
+    } else {
+        snprintf(why, sizeof(why), "missing");
+    }
+    if (rc == 0) {
+        BATCH_STAT_ADD(b, batch_reused_total, 1);
+    } else if (fetch != NULL) {
+        if (exists) {
+            log_notice("%s does not verify (%s): fetching it again", path,
+                       why);
+            unlink(path);
+        }
+        if (fetch(arg, h, p, path, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
+            return -1;
+        }
+        BATCH_STAT_ADD(b, batch_pulls_total, 1);
+        if (open_part(h, p, path, &set->segs[p], &locked, why,
+                      sizeof(why)) != 0) {
+            snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
+            unlink(path);
+            return -1;
+        }
+    } else {
+        snprintf(err, errlen, "partition %" PRIu32 " (%s): %s", p, path, why);
+        return -1;
+    }
+    set->own[p] = 1;
+    if (!locked) {
+        if (b->require_mlock) {
+            snprintf(err, errlen,
+                     "cannot lock %s in memory (mlock failed) and "
+                     "--require-mlock is set: raise the memlock limit "
+                     "(ulimit -l, LimitMEMLOCK=)",
+                     path);
+            batch_set_failed(b);
+            return -1;
+        }
+        if (!b->mlock_warned) {
+            b->mlock_warned = true;
+            log_warning("cannot lock batch segments in memory (mlock "
+                        "failed, first on %s): they may be paged out "
+                        "under memory pressure; raise the memlock limit "
+                        "(ulimit -l, LimitMEMLOCK=) or start with "
+                        "--require-mlock yes to make this fatal",
+                        path);
+        }
+    }
+    return 0;
+}
+
+bool batch_held_matches(const struct batch_held *h, const uint64_t *want)
+{
+    if (h->segs == NULL) {
+        return false;
+    }
+    for (uint32_t p = 0; p < h->manifest.partitions; p++) {
+        if ((h->segs[p] != NULL) != wanted(want, p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+uint64_t batch_held_missing_bytes(const struct batch_held *h,
+                                  const uint64_t *want)
+{
+    uint64_t sum = 0;
+    for (uint32_t p = 0; p < h->manifest.partitions; p++) {
+        if (wanted(want, p) && (h->segs == NULL || h->segs[p] == NULL)) {
+            sum += h->manifest.files[p].bytes;
+        }
+    }
+    return sum;
+}
+
 int batch_held_map(struct batch *b, struct batch_held *h, batch_fetch_fn fetch,
                    void *arg, char *err, size_t errlen)
 {
-    if (h->segs != NULL) {
+    return batch_held_map_parts(b, h, NULL, fetch, arg, err, errlen);
+}
+
+int batch_held_map_parts(struct batch *b, struct batch_held *h,
+                         const uint64_t *want, batch_fetch_fn fetch,
+                         void *arg, char *err, size_t errlen)
+{
+    if (batch_held_matches(h, want)) {
         return 0;
     }
     int64_t started_ms = monotonic_ms();
     uint32_t np = h->manifest.partitions;
-    struct seg_set *set = calloc(1, sizeof(*set) + np * sizeof(struct segment *));
+    struct seg_set *old = h->segs != NULL ? set_of(h->segs) : NULL;
+    struct seg_set *set = seg_set_new(np);
     if (set == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    set->n = np;
     for (uint32_t p = 0; p < np; p++) {
-        char path[4200], why[512];
-        bool locked = true;
-        batch_part_path(b, h->table, h->version, p, path, sizeof(path));
-        int rc = -1;
-        bool exists = access(path, F_OK) == 0;
-        if (exists) {
-            rc = open_part(h, p, path, &set->segs[p], &locked, why,
-                           sizeof(why));
-        } else {
-            snprintf(why, sizeof(why), "missing");
+        if (!wanted(want, p)) {
+            continue;
         }
-        if (rc == 0) {
-            BATCH_STAT_ADD(b, batch_reused_total, 1);
-        } else if (fetch != NULL) {
-            if (exists) {
-                log_notice("%s does not verify (%s): fetching it again", path,
-                           why);
-                unlink(path);
-            }
-            if (fetch(arg, h, p, path, why, sizeof(why)) != 0) {
-                snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
-                set->n = p;
-                seg_set_close(set);
-                return -1;
-            }
-            BATCH_STAT_ADD(b, batch_pulls_total, 1);
-            if (open_part(h, p, path, &set->segs[p], &locked, why,
-                          sizeof(why)) != 0) {
-                snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
-                unlink(path);
-                set->n = p;
-                seg_set_close(set);
-                return -1;
-            }
-        } else {
-            snprintf(err, errlen, "partition %" PRIu32 " (%s): %s", p, path,
-                     why);
-            set->n = p;
-            seg_set_close(set);
+        if (old != NULL && old->segs[p] != NULL) {
+            set->segs[p] = old->segs[p]; /* moved below, on success */
+            continue;
+        }
+        if (map_part(b, h, p, set, fetch, arg, err, errlen) != 0) {
+            seg_set_close(set); /* closes only what it opened */
             return -1;
         }
-        if (!locked) {
-            if (b->require_mlock) {
-                snprintf(err, errlen,
-                         "cannot lock %s in memory (mlock failed) and "
-                         "--require-mlock is set: raise the memlock limit "
-                         "(ulimit -l, LimitMEMLOCK=)",
-                         path);
-                set->n = p + 1;
-                seg_set_close(set);
-                batch_set_failed(b);
-                return -1;
-            }
-            if (!b->mlock_warned) {
-                b->mlock_warned = true;
-                log_warning("cannot lock batch segments in memory (mlock "
-                            "failed, first on %s): they may be paged out "
-                            "under memory pressure; raise the memlock limit "
-                            "(ulimit -l, LimitMEMLOCK=) or start with "
-                            "--require-mlock yes to make this fatal",
-                            path);
+    }
+    uint32_t held = 0;
+    uint64_t rows = 0, bytes = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        if (set->segs[p] == NULL) {
+            continue;
+        }
+        if (old != NULL && old->segs[p] == set->segs[p]) {
+            old->own[p] = 0;
+        }
+        set->own[p] = 1;
+        held++;
+        rows += h->manifest.files[p].rows;
+        bytes += h->manifest.files[p].bytes;
+    }
+    if (old != NULL) {
+        for (uint32_t p = 0; p < np; p++) {
+            if (old->own[p]) {
+                char path[4200];
+                batch_part_path(b, h->table, h->version, p, path,
+                                sizeof(path));
+                log_notice("dropping partition %" PRIu32 " of %s version %"
+                           PRIu64 ": the placement gives it to other nodes",
+                           p, h->table, h->version);
+                unlink(path); /* the mapping outlives the name */
             }
         }
+        old->next = b->detached;
+        b->detached = old;
     }
     h->segs = set->segs;
-    h->loaded_ms = wall_ms();
-    h->pull_ms = monotonic_ms() - started_ms;
+    h->held = held;
+    h->held_rows = rows;
+    h->held_bytes = bytes;
+    h->ready_marked = false;
+    if (old == NULL) {
+        h->loaded_ms = wall_ms();
+        h->pull_ms = monotonic_ms() - started_ms;
+    }
     b->dirty = true;
     return 0;
 }
@@ -560,6 +667,9 @@ void batch_held_unmap(struct batch *b, struct batch_held *h)
     }
     struct seg_set *set = set_of(h->segs);
     h->segs = NULL;
+    h->held = 0;
+    h->held_rows = h->held_bytes = 0;
+    h->ready_marked = false;
     h->loaded_ms = 0;
     set->next = b->detached;
     b->detached = set;
@@ -586,6 +696,102 @@ void batch_held_drop(struct batch *b, struct batch_held *h)
     b->dirty = true;
 }
 
+void batch_held_set_route(struct batch *b, struct batch_held *h,
+                          const uint32_t *route)
+{
+    uint32_t np = h->manifest.partitions;
+    size_t size = (size_t)np * sizeof(*route);
+    if (route == NULL) {
+        if (h->route != NULL) {
+            free(h->route);
+            h->route = NULL;
+            b->dirty = true;
+        }
+        return;
+    }
+    if (h->route != NULL && memcmp(h->route, route, size) == 0) {
+        return;
+    }
+    if (h->route == NULL && (h->route = malloc(size ? size : 1)) == NULL) {
+        return; /* out of memory: clients get no address, retried later */
+    }
+    memcpy(h->route, route, size);
+    b->dirty = true;
+}
+
+/* True if two member lists differ in what view.json keeps of them. */
+static bool nodes_saved_differ(const struct batch_node *a, size_t na,
+                               const struct batch_node *c, size_t nc)
+{
+    if (na != nc) {
+        return true;
+    }
+    for (size_t i = 0; i < na; i++) {
+        if (strcmp(a[i].id, c[i].id) != 0 || strcmp(a[i].addr, c[i].addr) != 0 ||
+            strcmp(a[i].zone, c[i].zone) != 0 ||
+            a[i].capacity != c[i].capacity) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void batch_set_ready(struct batch *b, const char *ready_json)
+{
+    if ((ready_json == NULL && b->ready_json == NULL) ||
+        (ready_json != NULL && b->ready_json != NULL &&
+         strcmp(ready_json, b->ready_json) == 0)) {
+        return;
+    }
+    char *copy = NULL;
+    if (ready_json != NULL && (copy = strdup(ready_json)) == NULL) {
+        return; /* out of memory: tried again with the next change */
+    }
+    free(b->ready_json);
+    b->ready_json = copy;
+    b->dirty = true;
+}
+
+void batch_set_cluster(struct batch *b, const char *self,
+                       const char *placement_json,
+                       uint64_t placement_generation,
+                       const struct batch_node *nodes, size_t nnodes)
+{
+    bool same_pl = (placement_json == NULL && b->placement_json == NULL) ||
+                   (placement_json != NULL && b->placement_json != NULL &&
+                    strcmp(placement_json, b->placement_json) == 0);
+    bool same_nodes = nnodes == b->nnodes &&
+                      (nnodes == 0 ||
+                       memcmp(nodes, b->nodes, nnodes * sizeof(*nodes)) == 0);
+    if (same_pl && same_nodes && strcmp(self, b->self) == 0 &&
+        placement_generation == b->placement_generation) {
+        return;
+    }
+    char *pl = NULL;
+    struct batch_node *ns = NULL;
+    if ((placement_json != NULL && (pl = strdup(placement_json)) == NULL) ||
+        (nnodes > 0 && (ns = malloc(nnodes * sizeof(*ns))) == NULL)) {
+        free(pl);
+        return; /* out of memory: tried again with the next change */
+    }
+    if (nnodes > 0) {
+        memcpy(ns, nodes, nnodes * sizeof(*ns));
+    }
+    if (!same_pl || nodes_saved_differ(nodes, nnodes, b->nodes, b->nnodes)) {
+        if (b->has_generation) {
+            b->switched = true; /* saved with the next view */
+        }
+    }
+    free(b->placement_json);
+    free(b->nodes);
+    b->placement_json = pl;
+    b->nodes = ns;
+    b->nnodes = nnodes;
+    b->placement_generation = placement_generation;
+    snprintf(b->self, sizeof(b->self), "%s", self);
+    b->dirty = true;
+}
+
 void batch_held_set_max_age(struct batch *b, struct batch_held *h,
                             uint64_t max_age_s)
 {
@@ -609,7 +815,7 @@ uint64_t batch_ram_bytes(const struct batch *b)
     uint64_t sum = 0;
     for (size_t i = 0; i < b->nheld; i++) {
         if (b->held[i]->segs != NULL) {
-            sum += b->held[i]->manifest.bytes;
+            sum += b->held[i]->held_bytes;
         }
     }
     return sum;
@@ -671,6 +877,22 @@ static struct batch_view *build_view(struct batch *b)
     }
     v->generation = b->generation;
     v->changed_ms = b->changed_ms;
+    v->placement_generation = b->placement_generation;
+    snprintf(v->self, sizeof(v->self), "%s", b->self);
+    if ((b->placement_json != NULL &&
+         (v->placement_json = strdup(b->placement_json)) == NULL) ||
+        (b->ready_json != NULL &&
+         (v->ready_json = strdup(b->ready_json)) == NULL) ||
+        (b->nnodes > 0 &&
+         (v->nodes = malloc(b->nnodes * sizeof(*v->nodes))) == NULL)) {
+        free(order);
+        batch_view_free(v);
+        return NULL;
+    }
+    if (b->nnodes > 0) {
+        memcpy(v->nodes, b->nodes, b->nnodes * sizeof(*v->nodes));
+        v->nnodes = b->nnodes;
+    }
     if (b->nheld > 0) {
         memcpy(order, b->held, b->nheld * sizeof(*order));
         qsort(order, b->nheld, sizeof(*order), held_order);
@@ -682,7 +904,7 @@ static struct batch_view *build_view(struct batch *b)
     v->tables = calloc(ntables ? ntables : 1, sizeof(*v->tables));
     if (v->tables == NULL) {
         free(order);
-        free(v);
+        batch_view_free(v);
         return NULL;
     }
     for (size_t i = 0; i < b->nheld;) {
@@ -714,7 +936,22 @@ static struct batch_view *build_view(struct batch *b)
                 .created_ms = h->manifest.created_ms,
                 .pull_ms = h->pull_ms,
                 .segs = h->segs,
+                .held_partitions = h->held,
+                .held_rows = h->held_rows,
+                .held_bytes = h->held_bytes,
             };
+            if (h->segs != NULL && h->route != NULL &&
+                h->held < h->manifest.partitions) {
+                size_t size = h->manifest.partitions * sizeof(uint32_t);
+                uint32_t *route = malloc(size);
+                if (route == NULL) {
+                    free(order);
+                    batch_view_free(v);
+                    return NULL;
+                }
+                memcpy(route, h->route, size);
+                t->versions[t->nversions - 1].route = route;
+            }
             if (h->max_age_s > t->max_age_s) {
                 t->max_age_s = h->max_age_s;
             }
@@ -723,6 +960,7 @@ static struct batch_view *build_view(struct batch *b)
     }
     free(order);
     batch_view_finish(v);
+    v->description = batch_view_describe(v);
     return v;
 }
 
@@ -864,6 +1102,9 @@ void batch_destroy(struct batch **bp)
         held_free(b->held[i]);
     }
     free(b->held);
+    free(b->placement_json);
+    free(b->ready_json);
+    free(b->nodes);
     batch_view_free(b->view);
     free(b->seg_dir);
     free(b->view_path);

@@ -88,7 +88,13 @@ struct batch_held {
     uint64_t version;
     struct manifest manifest;   /* the local copy, verified when fetched */
     uint64_t manifest_checksum; /* xxh3-64 of the local manifest.json */
-    struct segment **segs;      /* [partitions] while mapped, else NULL */
+    struct segment **segs;      /* [partitions] while mapped, else NULL;
+                                   segs[p] NULL: partition p not held */
+    uint32_t held;              /* partitions mapped (0 while unmapped) */
+    uint64_t held_rows;         /* their rows and bytes (manifest figures) */
+    uint64_t held_bytes;
+    uint32_t *route;            /* [partitions] or NULL: where clients go
+                                   for partitions not held (owned) */
     enum batch_fate state;
     int64_t loaded_ms;      /* when it was last mapped */
     int64_t activated_ms;   /* when it last became active; 0: never */
@@ -138,6 +144,53 @@ typedef int (*batch_fetch_fn)(void *arg, const struct batch_held *h,
 int batch_held_map(struct batch *b, struct batch_held *h, batch_fetch_fn fetch,
                    void *arg, char *err, size_t errlen);
 
+/*
+ * Maps exactly the partitions of h set in want (a bitmap of
+ * manifest.partitions bits, ownership.h; NULL: all), as batch_held_map()
+ * does. If h is already mapped with another set, it is reshaped: the
+ * partitions kept stay mapped (the same segments), the new ones are
+ * opened or fetched first, and the ones no longer wanted are unmapped
+ * (once no worker can use them) and their local files deleted. On failure
+ * h keeps the mapping it had (none if it was unmapped), and -1 is
+ * returned with err.
+ */
+int batch_held_map_parts(struct batch *b, struct batch_held *h,
+                         const uint64_t *want, batch_fetch_fn fetch,
+                         void *arg, char *err, size_t errlen);
+
+/* True if h is mapped with exactly the partitions of want (NULL: all). */
+bool batch_held_matches(const struct batch_held *h, const uint64_t *want);
+
+/* Bytes of the partitions of want (NULL: all) that h has not mapped: what
+ * mapping want would add to the budget's count. */
+uint64_t batch_held_missing_bytes(const struct batch_held *h,
+                                  const uint64_t *want);
+
+/* Sets where clients go for the partitions h does not hold (a copy of
+ * route[manifest.partitions] of indexes into the nodes of
+ * batch_set_cluster(); NULL: nowhere / every partition held). */
+void batch_held_set_route(struct batch *b, struct batch_held *h,
+                          const uint32_t *route);
+
+/*
+ * Sets the readiness records the next views report in LARDER.VIEW (a
+ * copy of ready_json: {table: {"<version>": {node: [partitions]}}} from
+ * membership, for the versions this node maps); NULL: only this node's
+ * own holdings are known.
+ */
+void batch_set_ready(struct batch *b, const char *ready_json);
+
+/*
+ * Sets what the next views carry about the cluster (copied): this node's
+ * id, the placement applied (JSON, NULL: none) and its generation, and the
+ * members (sorted by id). A change of the placement or of a member's
+ * address is saved in view.json at the next batch_commit().
+ */
+void batch_set_cluster(struct batch *b, const char *self,
+                       const char *placement_json,
+                       uint64_t placement_generation,
+                       const struct batch_node *nodes, size_t nnodes);
+
 /* Unmaps h (its segments are closed once no worker can use them). */
 void batch_held_unmap(struct batch *b, struct batch_held *h);
 
@@ -156,7 +209,7 @@ void batch_held_set_state(struct batch *b, struct batch_held *h,
 /* The retention rules the batch was created with. */
 const struct batch_policy *batch_policy_of(const struct batch *b);
 
-/* Bytes of the versions mapped now: what counts against the budget. */
+/* Bytes of the partitions mapped now: what counts against the budget. */
 uint64_t batch_ram_bytes(const struct batch *b);
 
 /*
@@ -173,8 +226,9 @@ bool batch_generation(const struct batch *b, uint64_t *generation);
 
 /*
  * Publishes a new view if anything changed since the last one, defers the
- * old view and unmapped segments, and after a switch writes view.json
- * atomically. Then frees whatever no worker can still use.
+ * old view and unmapped segments, and after a switch (or a change of the
+ * placement or of members' addresses) writes view.json atomically. Then
+ * frees whatever no worker can still use.
  */
 void batch_commit(struct batch *b);
 

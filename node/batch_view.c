@@ -1,11 +1,18 @@
 /*
- * This file implements lookups in an immutable batch view and the JSON
- * encoding of the view file (batch_view.h). View file layout:
+ * This file implements lookups in an immutable batch view, LARDER.VIEW's
+ * JSON, and the JSON encoding of the view file (batch_view.h). View file
+ * layout:
  *
  *   {"generation": 7, "changed_ms": 1700000000000,
  *    "tables": {"users": {"active": 12,
  *                         "previous": [{"version": 11,
- *                                       "last_active_ms": 1699990000000}]}}}
+ *                                       "last_active_ms": 1699990000000}]}},
+ *    "placement": {...placement_to_json()...} or null,
+ *    "nodes": [{"id": "n1", "addr": "10.0.0.1:7379", "zone": "a",
+ *               "capacity": 100}]}
+ *
+ * "placement" and "nodes" are optional (files written before they existed
+ * have neither: no placement, every partition held).
  */
 #include "batch_view.h"
 
@@ -89,7 +96,7 @@ void batch_view_usage(const struct batch_view *v, struct batch_usage *out)
             if (vi->segs == NULL) {
                 continue;
             }
-            out->used += vi->bytes;
+            out->used += vi->held_bytes;
             for (uint32_t p = 0; p < vi->partitions; p++) {
                 const struct segment *s = vi->segs[p];
                 if (s == NULL) {
@@ -147,10 +154,108 @@ void batch_view_free(struct batch_view *v)
         return;
     }
     for (size_t i = 0; i < v->ntables; i++) {
+        for (size_t k = 0; k < v->tables[i].nversions; k++) {
+            free((uint32_t *)v->tables[i].versions[k].route);
+        }
         free(v->tables[i].versions);
     }
     free(v->tables);
+    free(v->placement_json);
+    free(v->ready_json);
+    free(v->nodes);
+    free(v->description);
     free(v);
+}
+
+uint64_t batch_view_generation(const struct batch_view *v)
+{
+    return (v->generation << 32) + (v->placement_generation & 0xffffffffu);
+}
+
+/* The placement JSON as an object (a new reference), or null. */
+static json_t *placement_value(const char *json)
+{
+    json_t *p = json != NULL ? json_loads(json, 0, NULL) : NULL;
+    return p != NULL ? p : json_null();
+}
+
+static json_t *describe_nodes(const struct batch_view *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < v->nnodes; i++) {
+        const struct batch_node *n = &v->nodes[i];
+        json_array_append_new(
+            a, json_pack("{s:s,s:s,s:s,s:I,s:b,s:s,s:b}", "id", n->id,
+                         "addr", n->addr, "zone", n->zone, "capacity",
+                         (json_int_t)n->capacity, "live", n->live, "state",
+                         n->state, "draining", n->draining));
+    }
+    return a;
+}
+
+/* {table: {"<version>": {self: [partitions]}}} for the mapped versions. */
+static json_t *describe_ready(const struct batch_view *v)
+{
+    json_t *ready = json_object();
+    for (size_t i = 0; ready != NULL && i < v->ntables; i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        json_t *jt = json_object();
+        for (size_t k = 0; jt != NULL && k < t->nversions; k++) {
+            const struct batch_vinfo *vi = &t->versions[k];
+            if (vi->segs == NULL) {
+                continue;
+            }
+            json_t *parts = json_array();
+            for (uint32_t p = 0; parts != NULL && p < vi->partitions; p++) {
+                if (vi->segs[p] != NULL) {
+                    json_array_append_new(parts, json_integer(p));
+                }
+            }
+            char ver[24];
+            snprintf(ver, sizeof(ver), "%llu",
+                     (unsigned long long)vi->version);
+            json_t *who = json_object();
+            json_object_set_new(who, v->self, parts);
+            json_object_set_new(jt, ver, who);
+        }
+        if (json_object_size(jt) > 0) {
+            json_object_set_new(ready, t->name, jt);
+        } else {
+            json_decref(jt);
+        }
+    }
+    return ready;
+}
+
+char *batch_view_describe(const struct batch_view *v)
+{
+    json_t *tables = json_object();
+    for (size_t i = 0; tables != NULL && i < v->ntables; i++) {
+        if (v->tables[i].active != NULL) {
+            json_object_set_new(
+                tables, v->tables[i].name,
+                json_integer((json_int_t)v->tables[i].active->version));
+        }
+    }
+    json_t *ready = v->ready_json != NULL
+                        ? json_loads(v->ready_json, 0, NULL)
+                        : NULL;
+    const char *source = ready != NULL ? "membership" : "self";
+    if (ready == NULL) {
+        ready = describe_ready(v);
+    }
+    json_t *root = json_pack(
+        "{s:I,s:{s:I,s:o},s:o,s:o,s:o,s:s}", "generation",
+        (json_int_t)batch_view_generation(v), "active", "generation",
+        (json_int_t)v->generation, "tables", tables, "placement",
+        placement_value(v->placement_json), "nodes", describe_nodes(v),
+        "ready", ready, "ready_source", source);
+    if (root == NULL) {
+        return NULL;
+    }
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    return s;
 }
 
 char *batch_view_encode(const struct batch_view *v)
@@ -184,9 +289,70 @@ char *batch_view_encode(const struct batch_view *v)
         json_object_set_new(tables, t->name, jt);
     }
     json_object_set_new(root, "tables", tables);
+    json_object_set_new(root, "placement", placement_value(v->placement_json));
+    json_t *nodes = json_array();
+    for (size_t i = 0; nodes != NULL && i < v->nnodes; i++) {
+        const struct batch_node *n = &v->nodes[i];
+        json_array_append_new(
+            nodes, json_pack("{s:s,s:s,s:s,s:I}", "id", n->id, "addr",
+                             n->addr, "zone", n->zone, "capacity",
+                             (json_int_t)n->capacity));
+    }
+    json_object_set_new(root, "nodes", nodes);
     char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(root);
     return s;
+}
+
+/* Reads the optional "placement" and "nodes" of a view file. */
+static int decode_cluster(json_t *root, struct batch_saved_view *out,
+                          char *err, size_t errlen)
+{
+    json_t *pl = json_object_get(root, "placement");
+    json_t *nodes = json_object_get(root, "nodes");
+    if ((pl != NULL && !json_is_null(pl) && !json_is_object(pl)) ||
+        (nodes != NULL && !json_is_array(nodes))) {
+        snprintf(err, errlen, "bad \"placement\" or \"nodes\"");
+        return -1;
+    }
+    if (json_is_object(pl)) {
+        out->placement_json = json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS);
+        if (out->placement_json == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    size_t n = json_array_size(nodes);
+    if (n == 0) {
+        return 0;
+    }
+    out->nodes = calloc(n, sizeof(*out->nodes));
+    if (out->nodes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t i;
+    json_t *jn;
+    json_array_foreach(nodes, i, jn) {
+        const char *id = json_string_value(json_object_get(jn, "id"));
+        const char *addr = json_string_value(json_object_get(jn, "addr"));
+        const char *zone = json_string_value(json_object_get(jn, "zone"));
+        json_t *cap = json_object_get(jn, "capacity");
+        if (id == NULL || !batch_valid_table_name(id) || addr == NULL ||
+            strlen(addr) >= BATCH_ADDR_MAX ||
+            (zone != NULL && strlen(zone) >= BATCH_NAME_MAX) ||
+            !json_is_integer(cap) || json_integer_value(cap) < 0 ||
+            json_integer_value(cap) > UINT32_MAX) {
+            snprintf(err, errlen, "bad node %zu", i);
+            return -1;
+        }
+        struct batch_node *bn = &out->nodes[out->nnodes++];
+        snprintf(bn->id, sizeof(bn->id), "%s", id);
+        snprintf(bn->addr, sizeof(bn->addr), "%s", addr);
+        snprintf(bn->zone, sizeof(bn->zone), "%s", zone ? zone : "");
+        bn->capacity = (uint32_t)json_integer_value(cap);
+    }
+    return 0;
 }
 
 static int add_saved(struct batch_saved_view *out, size_t *cap, const char *table,
@@ -278,6 +444,9 @@ int batch_view_decode(const char *json, size_t len, struct batch_saved_view *out
             break;
         }
     }
+    if (rc == 0) {
+        rc = decode_cluster(root, out, err, errlen);
+    }
     json_decref(root);
     if (rc != 0) {
         batch_saved_view_free(out);
@@ -288,5 +457,7 @@ int batch_view_decode(const char *json, size_t len, struct batch_saved_view *out
 void batch_saved_view_free(struct batch_saved_view *s)
 {
     free(s->versions);
+    free(s->placement_json);
+    free(s->nodes);
     memset(s, 0, sizeof(*s));
 }

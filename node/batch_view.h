@@ -8,10 +8,22 @@
  * versions carry their segments, one per partition. All tables switch
  * together because they are switched by replacing the whole view.
  *
+ * In a cluster, a version may be held partially: the stored placement
+ * gives each node some partitions (node/ownership.h). segs[p] is NULL for
+ * a partition p held by other nodes, and route[p] names the node a client
+ * should ask for it (the -WRONGNODE reply). The view also carries what
+ * LARDER.VIEW answers: the placement applied, the members, and the JSON
+ * reply itself, built once per view.
+ *
+ * The view generation a client compares is generation * 2^32 + the
+ * placement's generation (batch_view_generation()): both only grow, so it
+ * does too (a placement generation is assumed below 2^32).
+ *
  * This file also encodes and decodes the view file (<data-dir>/view.json):
  * the generation and, per table, the active version and the versions once
- * active with when they last were, which a node restarted while membership
- * is unreachable serves from.
+ * active with when they last were, plus the placement applied and the
+ * members' addresses, which a node restarted while membership is
+ * unreachable serves from (exactly its last partitions).
  */
 #ifndef LARDER_BATCH_VIEW_H
 #define LARDER_BATCH_VIEW_H
@@ -24,7 +36,21 @@
 
 struct segment;
 
-#define BATCH_NAME_MAX 65 /* table names with the NUL */
+#define BATCH_NAME_MAX 65  /* table names with the NUL */
+#define BATCH_ADDR_MAX 256 /* "ip:port" with the NUL */
+#define BATCH_STATE_MAX 16 /* live states with the NUL */
+#define BATCH_NO_ROUTE UINT32_MAX
+
+/* A cluster member as the node last saw it. */
+struct batch_node {
+    char id[BATCH_NAME_MAX];
+    char addr[BATCH_ADDR_MAX]; /* "" if unknown */
+    char zone[BATCH_NAME_MAX];
+    uint32_t capacity;
+    bool live;
+    bool draining;                /* the operator's drain mark */
+    char state[BATCH_STATE_MAX]; /* joining, ready, draining; "" if not live */
+};
 
 /* One version of a table in a view. */
 struct batch_vinfo {
@@ -42,7 +68,15 @@ struct batch_vinfo {
                                 what was missing, verifying, mapping,
                                 populating, locking */
     struct segment *const *segs; /* [partitions] if mapped, else NULL;
-                                    borrowed from the catalog */
+                                    borrowed from the catalog; segs[p] is
+                                    NULL for a partition not held here */
+    uint32_t held_partitions; /* partitions mapped here (0 if cold) */
+    uint64_t held_rows;       /* their rows and bytes */
+    uint64_t held_bytes;
+    const uint32_t *route; /* [partitions] when mapped but not every
+                              partition is held: for each one not held, the
+                              index in the view's nodes of the node to ask
+                              (BATCH_NO_ROUTE: none known); else NULL */
 };
 
 struct batch_vtable {
@@ -58,7 +92,32 @@ struct batch_view {
     int64_t changed_ms;  /* when the node switched to it */
     size_t ntables;
     struct batch_vtable *tables; /* sorted by name; owned */
+    uint64_t placement_generation; /* of the placement applied; 0: none */
+    char self[BATCH_NAME_MAX];     /* this node's member id */
+    char *placement_json; /* the placement applied (owned); NULL: none */
+    char *ready_json;     /* membership's readiness records (owned), see
+                             batch_set_ready(); NULL: only our own known */
+    size_t nnodes;
+    struct batch_node *nodes; /* sorted by id; owned */
+    char *description;        /* LARDER.VIEW's reply (owned); may be NULL
+                                 if it could not be built */
 };
+
+/* generation * 2^32 + placement_generation (see the header comment). */
+uint64_t batch_view_generation(const struct batch_view *v);
+
+/*
+ * LARDER.VIEW's JSON for v (malloc'd; caller frees) or NULL if out of
+ * memory: {"generation": view generation, "active": {"generation": g,
+ * "tables": {table: version}}, "placement": the placement object or null,
+ * "nodes": [{"id", "addr", "zone", "capacity", "live", "state",
+ * "draining"}], "ready": {table: {"<version>": {node: [partitions]}}},
+ * "ready_source": "membership" or "self"}. "ready" covers the versions
+ * this node maps: every live node's records as membership had them at the
+ * puller's last cycle ("membership"), or, when membership is unreachable,
+ * this node's own holdings only ("self"). Compact, keys sorted.
+ */
+char *batch_view_describe(const struct batch_view *v);
 
 /* True if name is a valid table name: [A-Za-z0-9_.-]{1,64}, not "." or
  * "..", so it is safe as a directory name. */
@@ -107,11 +166,15 @@ struct batch_saved_view {
     int64_t changed_ms;
     size_t n;
     struct batch_saved_version *versions; /* owned */
+    char *placement_json; /* owned; NULL: no placement was applied */
+    size_t nnodes;
+    struct batch_node *nodes; /* owned; the members last seen */
 };
 
 /* Encodes what a view file keeps of v: malloc'd JSON (caller frees) or
  * NULL if out of memory. Cold and grace versions once active are kept,
- * incoming ones are not. */
+ * incoming ones are not; the placement and the members' id, address,
+ * zone and capacity are kept too. */
 char *batch_view_encode(const struct batch_view *v);
 
 /* Decodes a view file; -1 with err if malformed. */

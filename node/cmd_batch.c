@@ -1,6 +1,7 @@
 /*
  * This file implements the batch-table commands — T.GET, T.MGET, T.INFO,
- * LARDER.ACTIVE, LARDER.VERSIONS — and the "# Batch" section of INFO.
+ * LARDER.ACTIVE, LARDER.VERSIONS, LARDER.VIEW, LARDER.DRAIN — and the
+ * "# Batch" section of INFO.
  *
  * Every command reads one view (batch_current()) for its whole run: the
  * worker is inside a read section (qsbr.h) while it runs commands, so the
@@ -10,7 +11,13 @@
  *
  * Errors: -NOTABLE (no active version), -NOVERSION (a pinned version this
  * node does not hold mapped), -BUSY (the node is still loading its first
- * view), -ERR (syntax).
+ * view), -ERR (syntax), and in a cluster -WRONGNODE <partition> <ip:port>
+ * when a key's partition of the version read is held by other nodes (the
+ * address is one of them, chosen by the puller: node/ownership.h), or
+ * -NOREPLICA when the node knows no other holder. T.MGET stays atomic:
+ * if any key's partition is not held here, the whole command answers
+ * -WRONGNODE for the first such key, and a client splits its keys by
+ * partition.
  *
  * T.GET and T.MGET also read the live table "default" when no batch table
  * has that name, so the same client code works for both kinds.
@@ -27,6 +34,7 @@
 #include "health.h"
 #include "live_table.h"
 #include "metrics.h"
+#include "puller.h"
 #include "segment.h"
 #include "server.h"
 
@@ -96,14 +104,41 @@ static const struct batch_vinfo *read_version(struct cmd_ctx *ctx,
     return t->active;
 }
 
-/* Looks a key up in one version; false if absent (or the partition is
- * not held here). */
+/* Looks a key up in one version whose partition of the key is held here;
+ * false if absent. */
 static bool lookup(const struct batch_vinfo *vi, const char *key, size_t klen,
                    const char **value, size_t *vlen)
 {
     uint64_t h = XXH3_64bits(key, klen);
     const struct segment *s = vi->segs[h % vi->partitions];
     return s != NULL && segment_get(s, key, klen, h, value, vlen);
+}
+
+/* True if the partition of key in vi is held here; else *part is it. */
+static bool held_here(const struct batch_vinfo *vi, const char *key,
+                      size_t klen, uint32_t *part)
+{
+    if (vi->held_partitions == vi->partitions) {
+        return true;
+    }
+    *part = (uint32_t)(XXH3_64bits(key, klen) % vi->partitions);
+    return vi->segs[*part] != NULL;
+}
+
+/* Sends the client to the node the view names for partition part. */
+static void reply_wrongnode(struct cmd_ctx *ctx, const struct batch_view *v,
+                            const struct batch_vinfo *vi, const char *name,
+                            uint32_t part)
+{
+    uint32_t r = vi->route != NULL ? vi->route[part] : BATCH_NO_ROUTE;
+    if (r < v->nnodes && v->nodes[r].addr[0] != '\0') {
+        reply_errorf(&ctx->r, "WRONGNODE %" PRIu32 " %s", part,
+                     v->nodes[r].addr);
+    } else {
+        reply_errorf(&ctx->r, "NOREPLICA no known node holds partition %"
+                     PRIu32 " of '%s' version %" PRIu64, part, name,
+                     vi->version);
+    }
 }
 
 /* Offers argument i, a key read from table `name`, to the hot-key sketch. */
@@ -181,6 +216,11 @@ void cmd_tget(struct cmd_ctx *ctx)
     }
     const struct batch_vinfo *vi = read_version(ctx, t, name, pinned, pin);
     if (vi == NULL) {
+        return;
+    }
+    uint32_t part;
+    if (!held_here(vi, cmd_arg(ctx, 2), cmd_len(ctx, 2), &part)) {
+        reply_wrongnode(ctx, v, vi, name, part);
         return;
     }
     const char *value;
@@ -261,6 +301,13 @@ void cmd_tmget(struct cmd_ctx *ctx)
     if (vi == NULL) {
         return;
     }
+    for (size_t i = 0; i < nkeys; i++) {
+        uint32_t part;
+        if (!held_here(vi, cmd_arg(ctx, 2 + i), cmd_len(ctx, 2 + i), &part)) {
+            reply_wrongnode(ctx, v, vi, name, part);
+            return;
+        }
+    }
     uint64_t hits = 0;
     reply_array(&ctx->r, nkeys);
     for (size_t i = 0; i < nkeys; i++) {
@@ -282,7 +329,7 @@ void cmd_tmget(struct cmd_ctx *ctx)
 /* One version as a map: version, state, rows, bytes, partitions, times. */
 static void reply_vinfo(struct reply *r, const struct batch_vinfo *vi)
 {
-    reply_map(r, 8);
+    reply_map(r, 9);
     reply_bulk_str(r, "version");
     reply_int(r, (long long)vi->version);
     reply_bulk_str(r, "state");
@@ -299,6 +346,8 @@ static void reply_vinfo(struct reply *r, const struct batch_vinfo *vi)
     reply_int(r, vi->activated_ms);
     reply_bulk_str(r, "last_active_ms");
     reply_int(r, vi->last_active_ms);
+    reply_bulk_str(r, "held_partitions");
+    reply_int(r, (long long)vi->held_partitions);
 }
 
 void cmd_tinfo(struct cmd_ctx *ctx)
@@ -328,13 +377,19 @@ void cmd_tinfo(struct cmd_ctx *ctx)
         return;
     }
     const struct batch_vinfo *a = t->active;
-    reply_map(&ctx->r, 10);
+    reply_map(&ctx->r, 13);
     reply_bulk_str(&ctx->r, "table");
     reply_bulk_str(&ctx->r, name);
     reply_bulk_str(&ctx->r, "kind");
     reply_bulk_str(&ctx->r, "batch");
     reply_bulk_str(&ctx->r, "generation");
     reply_int(&ctx->r, (long long)v->generation);
+    reply_bulk_str(&ctx->r, "view_generation");
+    reply_int(&ctx->r, (long long)batch_view_generation(v));
+    reply_bulk_str(&ctx->r, "held_partitions");
+    reply_int(&ctx->r, a ? (long long)a->held_partitions : 0);
+    reply_bulk_str(&ctx->r, "held_bytes");
+    reply_int(&ctx->r, a ? (long long)a->held_bytes : 0);
     reply_bulk_str(&ctx->r, "active_version");
     if (a != NULL) {
         reply_int(&ctx->r, (long long)a->version);
@@ -385,6 +440,66 @@ void cmd_larder_active(struct cmd_ctx *ctx)
     }
 }
 
+/* Parses argument i as an unsigned 64-bit decimal number. */
+static bool u64_arg(struct cmd_ctx *ctx, size_t i, uint64_t *out)
+{
+    const char *p = cmd_arg(ctx, i);
+    size_t len = cmd_len(ctx, i);
+    uint64_t v = 0;
+    if (len == 0 || len > 20) {
+        return false;
+    }
+    for (size_t k = 0; k < len; k++) {
+        unsigned d = (unsigned)(p[k] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+void cmd_larder_view(struct cmd_ctx *ctx)
+{
+    uint64_t since = 0;
+    bool has_since = ctx->argc == 3 && cmd_is(ctx, 1, "since");
+    if (ctx->argc != 1 && !has_since) {
+        reply_error(&ctx->r, "ERR syntax: LARDER.VIEW [SINCE generation]");
+        return;
+    }
+    if (has_since && !u64_arg(ctx, 2, &since)) {
+        reply_error(&ctx->r, "ERR SINCE needs a view generation (an "
+                             "unsigned integer)");
+        return;
+    }
+    const struct batch_view *v = view_or_busy(ctx);
+    if (v == NULL) {
+        return;
+    }
+    if (has_since && since == batch_view_generation(v)) {
+        reply_null(&ctx->r);
+    } else if (v->description == NULL) {
+        reply_error(&ctx->r, "ERR the view could not be described (out of "
+                             "memory); try again");
+    } else {
+        reply_bulk_str(&ctx->r, v->description);
+    }
+}
+
+void cmd_larder_drain(struct cmd_ctx *ctx)
+{
+    bool on = true;
+    if (ctx->argc == 2 && cmd_is(ctx, 1, "off")) {
+        on = false;
+    } else if (ctx->argc > 2 || (ctx->argc == 2 && !cmd_is(ctx, 1, "on"))) {
+        reply_error(&ctx->r, "ERR syntax: LARDER.DRAIN [ON|OFF]");
+        return;
+    }
+    puller_set_drain(ctx->srv->puller, on);
+    reply_status(&ctx->r, "OK");
+}
+
 void cmd_larder_versions(struct cmd_ctx *ctx)
 {
     char name[BATCH_NAME_MAX];
@@ -431,10 +546,14 @@ void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
                "batch_resident_bytes:%" PRIu64 "\r\n"
                "batch_locked_bytes:%" PRIu64 "\r\n"
                "batch_tables:%" PRIu64 "\r\n"
+               "view_generation:%" PRIu64 "\r\n"
+               "draining:%d\r\n"
                "health:%s\r\n",
                v != NULL ? "ready" : "joining", batch_degraded(batch) ? 1 : 0,
                v != NULL ? v->generation : 0, batch_budget(batch), u.used,
                u.mapped, u.resident, u.locked, ntables,
+               v != NULL ? batch_view_generation(v) : 0,
+               puller_draining(ctx->srv->puller) ? 1 : 0,
                health_state_name(h.state));
     buf_append_str(b, "health_reasons:");
     for (size_t i = 0; i < h.nreasons; i++) {
@@ -456,11 +575,13 @@ void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
         const struct batch_vinfo *a = t->active;
         buf_printf(b,
                    "table_%s:active_version=%" PRIu64 ",rows=%" PRIu64
-                   ",bytes=%" PRIu64 ",versions=%zu,version_age_seconds=%"
+                   ",bytes=%" PRIu64 ",held_partitions=%" PRIu32
+                   ",held_rows=%" PRIu64 ",versions=%zu,version_age_seconds=%"
                    PRId64 ",max_age_seconds=%" PRIu64 ",pull_ms=%" PRId64
                    "\r\n",
                    t->name, a ? a->version : 0, a ? a->rows : 0,
-                   a ? a->bytes : 0, t->nversions,
+                   a ? a->bytes : 0, a ? a->held_partitions : 0,
+                   a ? a->held_rows : 0, t->nversions,
                    a ? health_version_age_ms(a, ctx->now_ms) / 1000 : 0,
                    health_max_age_s(t, max_age), a ? a->pull_ms : 0);
     }

@@ -42,6 +42,8 @@ static const struct command commands[] = {
     {"t.info", 2, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_tinfo},
     {"larder.active", 1, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_larder_active},
     {"larder.versions", 2, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_larder_versions},
+    {"larder.view", -1, CMD_READONLY | CMD_READER, 0, 0, 0, cmd_larder_view},
+    {"larder.drain", -1, CMD_ADMIN, 0, 0, 0, cmd_larder_drain},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -139,6 +139,8 @@ void cmd_tmget(struct cmd_ctx *ctx);
 void cmd_tinfo(struct cmd_ctx *ctx);
 void cmd_larder_active(struct cmd_ctx *ctx);
 void cmd_larder_versions(struct cmd_ctx *ctx);
+void cmd_larder_view(struct cmd_ctx *ctx);
+void cmd_larder_drain(struct cmd_ctx *ctx);
 /* Appends INFO's "# Batch" section. */
 void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b);
 

@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include "batch.h"
+#include "puller.h"
 #include "server.h"
 
-static const char *const state_names[] = {"ok", "degraded", "starting",
-                                          "stopping"};
+static const char *const state_names[HEALTH_STATES] = {
+    "ok", "degraded", "starting", "stopping", "draining"};
 
 const char *health_state_name(enum health_state s)
 {
@@ -54,6 +55,10 @@ void health_evaluate(const struct health_input *in, struct health_report *out)
     memset(out, 0, sizeof(*out));
     if (in->stopping) {
         out->state = HEALTH_STOPPING;
+        return;
+    }
+    if (in->draining) {
+        out->state = HEALTH_DRAINING;
         return;
     }
     const struct batch_view *v = in->view;
@@ -98,6 +103,7 @@ void health_check(struct server *srv, const struct batch_view *v,
         .view = v,
         .usage = usage,
         .stopping = __atomic_load_n(&srv->shutting_down, __ATOMIC_RELAXED) != 0,
+        .draining = puller_draining(srv->puller),
         .membership_degraded = batch_degraded(srv->batch),
         .default_max_age_s = max_age,
         .now_ms = now_ms,

@@ -3,7 +3,9 @@
  *
  *   starting  no batch view yet: the node is joining, pulling the active
  *             versions (HTTP 503)
- *   stopping  SIGTERM received: draining (HTTP 503)
+ *   stopping  SIGTERM received: finishing in-flight requests (HTTP 503)
+ *   draining  LARDER.DRAIN or the operator's drain mark: the node keeps
+ *             serving, clients route elsewhere (HTTP 503)
  *   degraded  serving, but: a table's active version is older than its
  *             max age (the table config's max_age_s, else --max-age), or
  *             membership is unreachable (serving the saved view), or the
@@ -31,7 +33,10 @@ enum health_state {
     HEALTH_DEGRADED,
     HEALTH_STARTING,
     HEALTH_STOPPING,
+    HEALTH_DRAINING,
 };
+
+#define HEALTH_STATES (HEALTH_DRAINING + 1)
 
 #define HEALTH_REASONS_MAX 8
 #define HEALTH_REASON_LEN 200
@@ -48,12 +53,14 @@ struct health_input {
     const struct batch_view *view; /* NULL while joining */
     const struct batch_usage *usage; /* of view */
     bool stopping;
+    bool draining;
     bool membership_degraded;
     uint64_t default_max_age_s; /* --max-age; 0: none */
     int64_t now_ms;             /* Unix ms */
 };
 
-/* Applies the rules above. Pure: no I/O, no clock. */
+/* Applies the rules above (stopping, then draining, then starting, win
+ * over the rest). Pure: no I/O, no clock. */
 void health_evaluate(const struct health_input *in, struct health_report *out);
 
 /* Milliseconds since vi's data was built (or activated here, if the build
@@ -63,7 +70,7 @@ int64_t health_version_age_ms(const struct batch_vinfo *vi, int64_t now_ms);
 /* The max age that applies to table t, in seconds; 0: none. */
 uint64_t health_max_age_s(const struct batch_vtable *t, uint64_t default_s);
 
-/* "ok", "degraded", "starting", "stopping". */
+/* "ok", "degraded", "starting", "stopping", "draining". */
 const char *health_state_name(enum health_state s);
 
 /*

@@ -122,6 +122,12 @@ int main(int argc, char **argv)
         return hrc;
     }
 
+    /* The S3 client reads its endpoint from the environment (s3_client.h);
+     * set before any thread starts. */
+    if (opts.s3_endpoint.str[0] != '\0') {
+        setenv("AWS_ENDPOINT_URL_S3", opts.s3_endpoint.str, 1);
+    }
+
     struct server srv;
     int rc;
     if (server_init(&srv, &opts, err, sizeof(err)) != 0) {

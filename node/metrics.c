@@ -362,7 +362,7 @@ static void render_health(struct buf *b, const struct health_report *h)
     prom_family(b, name, PROM_GAUGE,
                 "1 for the node's health state (as /health), 0 for the "
                 "others.");
-    for (int s = HEALTH_OK; s <= HEALTH_STOPPING; s++) {
+    for (int s = HEALTH_OK; s < HEALTH_STATES; s++) {
         const char *state = health_state_name((enum health_state)s);
         struct prom_label l = {"status", state, strlen(state)};
         prom_sample_u64(b, name, &l, 1, h->state == (enum health_state)s);

@@ -81,6 +81,14 @@
       "snapshot store URI, e.g. file:///DIR (empty: file://<data-dir>/store)") \
     X(node_id, "node-id", OPTION_STR, "local", NULL, 0,                        \
       "this node's member id in membership")                                   \
+    X(zone, "zone", OPTION_STR, "", NULL, 0,                                   \
+      "this node's zone: placement spreads a partition's replicas over "       \
+      "zones first (empty: none)")                                             \
+    X(capacity, "capacity", OPTION_UINT, "100", NULL, 0,                       \
+      "this node's relative weight in placement (1 to 1000)")                  \
+    X(advertise, "advertise", OPTION_STR, "", NULL, 0,                         \
+      "IP:PORT clients use to reach this node, registered in membership "      \
+      "(empty: --bind and the port bound)")                                    \
     X(batch_memory, "batch-memory", OPTION_BYTES, "0", NULL, 0,                \
       "memory for batch versions (active, incoming, in grace, hot retained); " \
       "a pull that would not fit is refused (0: half of physical RAM)")        \
@@ -93,7 +101,19 @@
     X(require_mlock, "require-mlock", OPTION_BOOL, "no", NULL, 0,              \
       "exit if batch segments cannot be locked in memory (mlock)")             \
     X(watch_interval_ms, "watch-interval-ms", OPTION_UINT, "100", NULL, 0,     \
-      "how often the puller checks membership, in milliseconds")
+      "how often the puller checks membership, in milliseconds")               \
+    X(placement_controller, "placement-controller", OPTION_BOOL, "yes", NULL,  \
+      0, "stand for the placement controller: the node holding its lock "      \
+      "finishes moves and re-places dead members' partitions")                 \
+    X(rebalance_delay, "rebalance-delay", OPTION_UINT, "600", NULL, 0,         \
+      "seconds a member may be dead before the controlling node re-places "    \
+      "its partitions (larder rebalance does it at once)")                     \
+    X(pull_bandwidth, "pull-bandwidth", OPTION_BYTES, "0", NULL, 0,            \
+      "bytes per second pulls from the store may use (e.g. 100mb; 0: no "      \
+      "limit)")                                                                \
+    X(s3_endpoint, "s3-endpoint", OPTION_STR, "", NULL, 0,                     \
+      "S3 endpoint URL for an s3:// store (MinIO, Ceph...); overrides "        \
+      "$AWS_ENDPOINT_URL_S3 and $AWS_ENDPOINT_URL")
 
 struct node_options {
     NODE_OPTIONS(OPTION_DECLARE)

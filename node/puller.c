@@ -1,17 +1,26 @@
 /*
  * This file implements the puller thread (puller.h). One cycle:
  *
- *   1. connect to membership if not connected (register the member, live
- *      state "joining"); while it is unreachable, serve the saved view;
- *   2. read the active map, the tables and each batch table's versions;
+ *   1. connect to membership if not connected (register the member if its
+ *      record is absent, live state "joining"); while it is unreachable,
+ *      serve the saved view with the saved placement;
+ *   2. read the active map, the tables, each batch table's versions, the
+ *      placement and the members (this node's drain mark among them);
  *   3. if the map's generation differs from the view's: make sure every
  *      version it names is held, verified and mapped (pulling or
- *      re-populating it), then switch all tables at once; the first
- *      successful switch makes the node "ready";
- *   4. pull every staged version newer than its table's active one that
+ *      re-populating the partitions this node owns), then switch all
+ *      tables at once; the first successful switch makes the node "ready";
+ *   4. reshape mapped versions whose owned partitions changed with the
+ *      placement (pull the new ones, drop the ones no longer routed here);
+ *   5. pull every staged version newer than its table's active one that
  *      fits in --batch-memory, or record a refusal saying why not;
- *   5. record readiness for what is mapped, apply retention, publish the
- *      view, reclaim what no worker can use, report memory use.
+ *   6. record readiness for what is mapped, apply retention, compute where
+ *      clients go for partitions held elsewhere, publish the view, reclaim
+ *      what no worker can use, report memory use.
+ *
+ * Between cycles it waits in membership_wait_change(), in slices so that
+ * a stop or LARDER.DRAIN is noticed promptly, for at most
+ * --watch-interval-ms (readiness and retention timers are not changes).
  *
  * Failed pulls and switches are retried with a growing delay (1 s to 30 s),
  * so a corrupt file in the store is not fetched ten times a second.
@@ -19,6 +28,7 @@
 #include "puller.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,14 +40,19 @@
 #include <xxhash.h>
 
 #include "batch.h"
+#include "controller_duty.h"
 #include "log.h"
 #include "membership.h"
+#include "ownership.h"
+#include "placement.h"
 #include "store.h"
 
 enum {
     RETRY_FIRST_MS = 1000,
     RETRY_MAX_MS = 30000,
     CONNECT_RETRY_MS = 1000,
+    WAIT_SLICE_MS = 100, /* longest single membership_wait_change() */
+    READY_REFRESH_MS = 1000, /* re-read other nodes' readiness this often */
 };
 
 /* Memory of one (table, version) that failed or was refused. */
@@ -57,6 +72,19 @@ struct cluster {
     size_t ntables;
     struct memb_version **versions; /* per table; NULL for live tables */
     size_t *nversions;
+    char *placement_json; /* NULL: none stored */
+    struct memb_member *members;
+    size_t nmembers;
+};
+
+/* One version's readiness records, as membership_ready_list() gave them. */
+struct ready_cache {
+    char table[MEMB_NAME_MAX];
+    uint64_t version;
+    int64_t fetched_ms;
+    struct memb_ready *list; /* sorted by node; owned */
+    size_t n;
+    bool used; /* asked for in the current cycle */
 };
 
 struct puller {
@@ -64,7 +92,15 @@ struct puller {
     char *store_uri;
     char *node_id;
     char *addr;
+    char *zone;
+    uint32_t capacity;
+    bool owns_record; /* local: the node keeps its member record current */
     uint64_t interval_ms;
+    struct controller_duty *duty; /* the placement controller role */
+    /* Readiness records of the versions held, re-read at most every
+     * READY_REFRESH_MS (readiness changes are not watched). */
+    struct ready_cache *ready;
+    size_t nready;
     void (*on_fatal)(void *arg);
     void *fatal_arg;
 
@@ -84,6 +120,15 @@ struct puller {
     bool saved_partial; /* the saved view is served without some tables */
     struct batch_saved_view saved;
     bool announced_ready;
+    char live_state[MEMB_STATE_MAX]; /* last set in membership; "" none */
+    int drain_requested; /* atomic: LARDER.DRAIN */
+    int draining;        /* atomic: requested or marked */
+    int drain_marked;    /* atomic: the operator's mark, as last read */
+    int wake;            /* atomic: cut the wait short */
+    struct placement *pl; /* the placement applied; NULL: none */
+    char *pl_json;        /* its JSON as stored */
+    struct batch_node *nodes; /* the members last seen, sorted by id */
+    size_t nnodes;
     bool reported;
     uint64_t reported_used;
     char last_error[512];
@@ -229,6 +274,57 @@ static void report_memory(struct puller *p)
     }
 }
 
+/*
+ * Registers this node's persistent member record if it is absent. Under
+ * local: the node is the only writer of its record and also brings it up
+ * to date (address, zone, capacity); elsewhere (zk:) the operator's
+ * `larder node add` is the source of truth and a differing record is only
+ * reported.
+ */
+static enum memb_status register_member(struct puller *p, struct membership *m)
+{
+    struct memb_member *list = NULL;
+    size_t n = 0;
+    enum memb_status st = membership_member_list(m, &list, &n);
+    if (st == MEMB_NOTFOUND) {
+        st = MEMB_OK;
+        n = 0;
+    }
+    if (st != MEMB_OK) {
+        return st;
+    }
+    const struct memb_member *cur = NULL;
+    for (size_t i = 0; i < n && cur == NULL; i++) {
+        if (strcmp(list[i].id, p->node_id) == 0) {
+            cur = &list[i];
+        }
+    }
+    bool differs = cur != NULL &&
+                   (strcmp(cur->addr, p->addr) != 0 ||
+                    strcmp(cur->zone, p->zone) != 0 ||
+                    (cur->capacity ? cur->capacity : PLACE_DEFAULT_CAPACITY) !=
+                        p->capacity);
+    if (cur == NULL || (differs && p->owns_record)) {
+        struct memb_member mem;
+        memset(&mem, 0, sizeof(mem));
+        snprintf(mem.id, sizeof(mem.id), "%s", p->node_id);
+        snprintf(mem.addr, sizeof(mem.addr), "%s", p->addr);
+        snprintf(mem.zone, sizeof(mem.zone), "%s", p->zone);
+        mem.capacity = p->capacity;
+        mem.batch_memory = batch_budget(p->b);
+        mem.batch_used = batch_ram_bytes(p->b);
+        st = membership_member_put(m, &mem);
+    } else if (differs) {
+        log_warning("member record of '%s' says %s zone '%s' capacity %"
+                    PRIu32 ", this node has %s zone '%s' capacity %" PRIu32
+                    ": the record wins (change it with larder node add)",
+                    p->node_id, cur->addr, cur->zone, cur->capacity,
+                    p->addr, p->zone, p->capacity);
+    }
+    free(list);
+    return st;
+}
+
 /* Opens membership and registers the member. */
 static void connect_membership(struct puller *p, int64_t now)
 {
@@ -246,16 +342,10 @@ static void connect_membership(struct puller *p, int64_t now)
         return;
     }
     p->m = m;
-    struct memb_member mem;
-    memset(&mem, 0, sizeof(mem));
-    snprintf(mem.id, sizeof(mem.id), "%s", p->node_id);
-    snprintf(mem.addr, sizeof(mem.addr), "%s", p->addr);
-    mem.capacity = 100;
-    mem.batch_memory = batch_budget(p->b);
-    mem.batch_used = batch_ram_bytes(p->b);
-    enum memb_status st = membership_member_put(m, &mem);
+    const char *state = puller_draining(p) ? "draining" : "joining";
+    enum memb_status st = register_member(p, m);
     if (st == MEMB_OK) {
-        st = membership_live_set(m, p->node_id, "joining");
+        st = membership_live_set(m, p->node_id, state);
     }
     if (st != MEMB_OK) {
         log_warning("membership %s: cannot register member '%s': %s",
@@ -269,9 +359,11 @@ static void connect_membership(struct puller *p, int64_t now)
     }
     p->warned_unreachable = false;
     p->announced_ready = false;
+    snprintf(p->live_state, sizeof(p->live_state), "%s", state);
     p->reported = false;
-    log_notice("registered as member '%s' (%s) in %s, batch memory budget "
-               "%" PRIu64 " bytes", p->node_id, p->addr, p->membership_uri,
+    log_notice("registered as member '%s' (%s, zone '%s', capacity %" PRIu32
+               ") in %s, batch memory budget %" PRIu64 " bytes", p->node_id,
+               p->addr, p->zone, p->capacity, p->membership_uri,
                batch_budget(p->b));
 }
 
@@ -286,6 +378,8 @@ static void cluster_free(struct cluster *cs)
     free(cs->versions);
     free(cs->nversions);
     free(cs->tables);
+    free(cs->placement_json);
+    free(cs->members);
     memset(cs, 0, sizeof(*cs));
 }
 
@@ -327,6 +421,20 @@ static int read_cluster(struct puller *p, struct cluster *cs)
             cluster_free(cs);
             return -1;
         }
+    }
+    uint64_t cas = 0;
+    st = membership_placement_get(p->m, &cs->placement_json, &cas);
+    if (st != MEMB_OK && st != MEMB_NOTFOUND) {
+        problem(p, "membership: cannot read the placement: %s",
+                memb_why(p, st));
+        cluster_free(cs);
+        return -1;
+    }
+    st = membership_member_list(p->m, &cs->members, &cs->nmembers);
+    if (st != MEMB_OK && st != MEMB_NOTFOUND) {
+        problem(p, "membership: cannot list members: %s", memb_why(p, st));
+        cluster_free(cs);
+        return -1;
     }
     return 0;
 }
@@ -376,6 +484,271 @@ static uint64_t table_max_age(const struct cluster *cs, const char *table)
         }
     }
     return 0;
+}
+
+/* ---- placement and members --------------------------------------------- */
+
+/*
+ * Makes json (NULL: none stored) the placement applied. A document that
+ * does not parse is reported and the previous placement kept: a node must
+ * not start pulling every partition because of a damaged record.
+ */
+static void apply_placement(struct puller *p, const char *json)
+{
+    if ((json == NULL && p->pl_json == NULL) ||
+        (json != NULL && p->pl_json != NULL && strcmp(json, p->pl_json) == 0)) {
+        return;
+    }
+    struct placement *pl = NULL;
+    char *copy = NULL;
+    if (json != NULL) {
+        char err[256];
+        enum place_status st = placement_from_json(json, strlen(json), &pl,
+                                                   err, sizeof(err));
+        if (st != PLACE_OK) {
+            problem(p, "ignoring the stored placement: %s", err);
+            return;
+        }
+        if ((copy = strdup(json)) == NULL) {
+            placement_destroy(&pl);
+            return;
+        }
+    }
+    placement_destroy(&p->pl);
+    free(p->pl_json);
+    p->pl = pl;
+    p->pl_json = copy;
+    if (pl != NULL) {
+        log_notice("applying placement generation %" PRIu64,
+                   placement_generation(pl));
+    } else {
+        log_notice("no placement stored: holding every partition");
+    }
+}
+
+/* Remembers the member list (as LARDER.VIEW shows it). */
+static void apply_members(struct puller *p, const struct memb_member *ms,
+                          size_t n)
+{
+    struct batch_node *nodes = calloc(n ? n : 1, sizeof(*nodes));
+    if (nodes == NULL) {
+        return;
+    }
+    bool marked = false;
+    for (size_t i = 0; i < n; i++) {
+        struct batch_node *bn = &nodes[i];
+        snprintf(bn->id, sizeof(bn->id), "%s", ms[i].id);
+        snprintf(bn->addr, sizeof(bn->addr), "%s", ms[i].addr);
+        snprintf(bn->zone, sizeof(bn->zone), "%s", ms[i].zone);
+        bn->capacity = ms[i].capacity ? ms[i].capacity
+                                      : PLACE_DEFAULT_CAPACITY;
+        bn->live = ms[i].live != 0;
+        bn->draining = ms[i].draining != 0;
+        snprintf(bn->state, sizeof(bn->state), "%s", ms[i].state);
+        if (strcmp(ms[i].id, p->node_id) == 0) {
+            marked = ms[i].draining != 0;
+        }
+    }
+    free(p->nodes);
+    p->nodes = nodes;
+    p->nnodes = n;
+    if (marked != (__atomic_load_n(&p->drain_marked, __ATOMIC_RELAXED) != 0)) {
+        log_notice("membership %s this node's drain mark", marked ? "sets"
+                                                                   : "clears");
+        __atomic_store_n(&p->drain_marked, marked ? 1 : 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* The partitions of h this node owns: a malloc'd bitmap, or NULL for all
+ * (no placement decides, or out of memory). */
+static uint64_t *owned_parts(struct puller *p, const char *table,
+                             uint32_t np)
+{
+    uint64_t *bits = calloc(own_words(np) ? own_words(np) : 1, sizeof(*bits));
+    if (bits != NULL && !own_partitions(p->pl, table, np, p->node_id, bits)) {
+        free(bits);
+        bits = NULL;
+    }
+    return bits;
+}
+
+/* own_ready_fn over one version's readiness records (membership). */
+struct ready_records {
+    const struct memb_ready *list; /* sorted by node */
+    size_t n;
+};
+
+static int ready_node_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct memb_ready *)elem)->node);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool record_ready(void *arg, const char *node, uint32_t partition)
+{
+    const struct ready_records *r = arg;
+    const struct memb_ready *rec =
+        bsearch(node, r->list, r->n, sizeof(*r->list), ready_node_cmp);
+    return rec != NULL && bsearch(&partition, rec->partitions, rec->n,
+                                  sizeof(*rec->partitions), u32_cmp) != NULL;
+}
+
+/*
+ * The readiness records of table/version: from the cache when read less
+ * than READY_REFRESH_MS ago, else from membership. NULL when membership
+ * cannot say (unreachable, an error).
+ */
+static const struct ready_cache *ready_records(struct puller *p,
+                                               const char *table,
+                                               uint64_t version, int64_t now)
+{
+    struct ready_cache *c = NULL;
+    for (size_t i = 0; i < p->nready && c == NULL; i++) {
+        if (p->ready[i].version == version &&
+            strcmp(p->ready[i].table, table) == 0) {
+            c = &p->ready[i];
+        }
+    }
+    if (c != NULL && now - c->fetched_ms < READY_REFRESH_MS) {
+        c->used = true;
+        return c;
+    }
+    if (p->m == NULL) {
+        return NULL;
+    }
+    struct memb_ready *list = NULL;
+    size_t n = 0;
+    if (membership_ready_list(p->m, table, version, &list, &n) != MEMB_OK) {
+        return NULL;
+    }
+    if (c == NULL) {
+        struct ready_cache *grown =
+            realloc(p->ready, (p->nready + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            membership_ready_free(list, n);
+            return NULL;
+        }
+        p->ready = grown;
+        c = &p->ready[p->nready++];
+        memset(c, 0, sizeof(*c));
+        snprintf(c->table, sizeof(c->table), "%s", table);
+        c->version = version;
+    } else {
+        membership_ready_free(c->list, c->n);
+    }
+    c->list = list;
+    c->n = n;
+    c->fetched_ms = now;
+    c->used = true;
+    return c;
+}
+
+/* Forgets the cached records of versions no longer held. */
+static void ready_cache_prune(struct puller *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nready; i++) {
+        if (p->ready[i].used) {
+            p->ready[i].used = false;
+            p->ready[k++] = p->ready[i];
+        } else {
+            membership_ready_free(p->ready[i].list, p->ready[i].n);
+        }
+    }
+    p->nready = k;
+}
+
+/* Adds one version's records to ready: {table: {"<version>": {node:
+ * [partitions]}}}. */
+static void add_ready_json(json_t *ready, const char *table, uint64_t version,
+                           const struct memb_ready *list, size_t n)
+{
+    json_t *t = json_object_get(ready, table);
+    if (t == NULL) {
+        t = json_object();
+        json_object_set_new(ready, table, t);
+    }
+    json_t *who = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *parts = json_array();
+        for (size_t k = 0; k < list[i].n; k++) {
+            json_array_append_new(parts, json_integer(list[i].partitions[k]));
+        }
+        json_object_set_new(who, list[i].node, parts);
+    }
+    char ver[24];
+    snprintf(ver, sizeof(ver), "%llu", (unsigned long long)version);
+    json_object_set_new(t, ver, who);
+}
+
+/* Gives every mapped version where clients go for what it does not hold
+ * (preferring nodes that recorded the partition ready for that version),
+ * and the batch what the view says about the cluster, every node's
+ * readiness included while membership answers. */
+static void update_routes(struct puller *p, int64_t now)
+{
+    struct own_member *om = calloc(p->nnodes ? p->nnodes : 1, sizeof(*om));
+    if (om == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < p->nnodes; i++) {
+        om[i] = (struct own_member){.id = p->nodes[i].id,
+                                    .addr = p->nodes[i].addr,
+                                    .live = p->nodes[i].live,
+                                    .draining = p->nodes[i].draining};
+    }
+    json_t *ready = p->m != NULL ? json_object() : NULL;
+    for (size_t i = 0; i < batch_held_count(p->b); i++) {
+        struct batch_held *h = batch_held_at(p->b, i);
+        uint32_t np = h->manifest.partitions;
+        const struct ready_cache *rc = NULL;
+        if (h->segs != NULL && p->m != NULL) {
+            rc = ready_records(p, h->table, h->version, now);
+            if (rc != NULL && ready != NULL) {
+                add_ready_json(ready, h->table, h->version, rc->list, rc->n);
+            } else {
+                json_decref(ready); /* a partial picture is no picture */
+                ready = NULL;
+            }
+        }
+        if (h->segs == NULL || h->held == np) {
+            batch_held_set_route(p->b, h, NULL);
+            continue;
+        }
+        struct ready_records rr = {.list = rc != NULL ? rc->list : NULL,
+                                   .n = rc != NULL ? rc->n : 0};
+        uint32_t *route = malloc(np * sizeof(*route));
+        uint64_t *held = calloc(own_words(np), sizeof(*held));
+        if (route != NULL && held != NULL) {
+            for (uint32_t k = 0; k < np; k++) {
+                if (h->segs[k] != NULL) {
+                    own_set(held, k);
+                }
+            }
+            if (own_routes(p->pl, h->table, np, p->node_id, held, om,
+                           p->nnodes, rc != NULL ? record_ready : NULL, &rr,
+                           route) == 0) {
+                batch_held_set_route(p->b, h, route);
+            }
+        }
+        free(route);
+        free(held);
+    }
+    free(om);
+    ready_cache_prune(p);
+    char *ready_json =
+        ready != NULL ? json_dumps(ready, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(ready);
+    batch_set_ready(p->b, ready_json);
+    free(ready_json);
+    batch_set_cluster(p->b, p->node_id, p->pl_json,
+                      p->pl != NULL ? placement_generation(p->pl) : 0,
+                      p->nodes, p->nnodes);
 }
 
 /* ---- fetching ------------------------------------------------------------ */
@@ -456,22 +829,26 @@ static struct batch_held *ensure_held(struct puller *p, const char *table,
     return h;
 }
 
-/* Records that this node holds every partition of h (once per process). */
+/* Records exactly the partitions of h this node holds (again after each
+ * change of them). */
 static void mark_ready(struct puller *p, struct batch_held *h)
 {
     if (p->m == NULL || h->ready_marked || h->segs == NULL) {
         return;
     }
     uint32_t n = h->manifest.partitions;
-    uint32_t *parts = malloc(n * sizeof(*parts));
+    uint32_t *parts = malloc((n ? n : 1) * sizeof(*parts));
     if (parts == NULL) {
         return;
     }
+    size_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        parts[i] = i;
+        if (h->segs[i] != NULL) {
+            parts[k++] = i;
+        }
     }
     enum memb_status st = membership_ready_set(p->m, h->table, h->version,
-                                               p->node_id, parts, n);
+                                               p->node_id, parts, k);
     free(parts);
     if (st == MEMB_OK) {
         h->ready_marked = true;
@@ -485,8 +862,11 @@ static void mark_ready(struct puller *p, struct batch_held *h)
 static int map_version(struct puller *p, struct batch_held *h, char *err,
                        size_t errlen)
 {
-    int rc = batch_held_map(p->b, h, p->m != NULL ? fetch_part : NULL, p, err,
-                            errlen);
+    uint64_t *want = owned_parts(p, h->table, h->manifest.partitions);
+    int rc = batch_held_map_parts(p->b, h, want,
+                                  p->m != NULL ? fetch_part : NULL, p, err,
+                                  errlen);
+    free(want);
     if (rc != 0 && batch_failed(p->b)) {
         log_warning("fatal: %s", err);
         __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
@@ -579,6 +959,13 @@ static void serve_saved(struct puller *p, int64_t now)
     if (hs == NULL) {
         return;
     }
+    /* Exactly the partitions the last placement gave this node. */
+    apply_placement(p, s->placement_json);
+    if (p->nodes == NULL && s->nnodes > 0 &&
+        (p->nodes = calloc(s->nnodes, sizeof(*p->nodes))) != NULL) {
+        memcpy(p->nodes, s->nodes, s->nnodes * sizeof(*p->nodes));
+        p->nnodes = s->nnodes;
+    }
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
         const struct batch_saved_version *sv = &s->versions[i];
@@ -638,13 +1025,19 @@ static void pull_version(struct puller *p, const char *table, const struct memb_
     }
     char err[768] = "";
     uint64_t need = rec->bytes;
-    if (need == 0) {
+    uint64_t *want = owned_parts(p, table, rec->partitions);
+    bool partial = want != NULL;
+    free(want);
+    if (need == 0 || partial) {
+        /* What this node will hold is known from the manifest. */
         h = ensure_held(p, table, rec->version, rec, err, sizeof(err));
         if (h == NULL) {
             pull_failed(p, table, rec->version, err, now);
             return;
         }
-        need = h->manifest.bytes;
+        want = owned_parts(p, table, h->manifest.partitions);
+        need = batch_held_missing_bytes(h, want);
+        free(want);
     }
     char reason[MEMB_FIELD_MAX];
     if (!batch_budget_fits(batch_budget(p->b), batch_ram_bytes(p->b), need,
@@ -684,10 +1077,10 @@ static void pull_version(struct puller *p, const char *table, const struct memb_
     clock_gettime(CLOCK_MONOTONIC, &t1);
     batch_held_set_state(p->b, h, BATCH_INCOMING);
     attempt_clear(p, table, rec->version);
-    log_notice("pulled %s version %" PRIu64 ": %" PRIu32 " partitions, %"
-               PRIu64 " rows, %" PRIu64 " bytes in %lld ms", table,
-               rec->version, h->manifest.partitions, h->manifest.rows,
-               h->manifest.bytes,
+    log_notice("pulled %s version %" PRIu64 ": %" PRIu32 " of %" PRIu32
+               " partitions, %" PRIu64 " rows, %" PRIu64 " bytes in %lld ms",
+               table, rec->version, h->held, h->manifest.partitions,
+               h->held_rows, h->held_bytes,
                (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
                            (t1.tv_nsec - t0.tv_nsec) / 1000000));
     mark_ready(p, h);
@@ -857,6 +1250,73 @@ static void apply_retention(struct puller *p, int64_t now)
 
 /* ---- the thread -------------------------------------------------------------- */
 
+/*
+ * Gives mapped versions the partitions the placement now routes here:
+ * pulls the ones gained (when they fit in --batch-memory) and drops the
+ * ones no longer routed here.
+ */
+static void reshape_held(struct puller *p, int64_t now)
+{
+    for (size_t i = 0; i < batch_held_count(p->b) && !stopping(p); i++) {
+        struct batch_held *h = batch_held_at(p->b, i);
+        if (h->segs == NULL || backing_off(p, h->table, h->version, now)) {
+            continue;
+        }
+        uint64_t *want = owned_parts(p, h->table, h->manifest.partitions);
+        if (batch_held_matches(h, want)) {
+            free(want);
+            continue;
+        }
+        char reason[MEMB_FIELD_MAX], err[768];
+        uint64_t more = batch_held_missing_bytes(h, want);
+        free(want);
+        if (!batch_budget_fits(batch_budget(p->b), batch_ram_bytes(p->b),
+                               more, reason, sizeof(reason))) {
+            problem(p, "cannot take the partitions the placement gives this "
+                    "node of %s version %" PRIu64 ": %s", h->table,
+                    h->version, reason);
+            attempt_failed(p, h->table, h->version, now);
+            continue;
+        }
+        uint32_t before = h->held;
+        if (map_version(p, h, err, sizeof(err)) != 0) {
+            log_warning("cannot take the partitions the placement gives this "
+                        "node of %s version %" PRIu64 ": %s", h->table,
+                        h->version, err);
+            BATCH_STAT_ADD(p->b, batch_pull_failures_total, 1);
+            attempt_failed(p, h->table, h->version, now);
+            continue;
+        }
+        log_notice("%s version %" PRIu64 ": now holding %" PRIu32 " of %"
+                   PRIu32 " partitions (was %" PRIu32 ")", h->table,
+                   h->version, h->held, h->manifest.partitions, before);
+        mark_ready(p, h);
+    }
+}
+
+/* Publishes the live state: draining, else ready once serving the
+ * cluster's generation, else joining. */
+static void update_live_state(struct puller *p, bool ready)
+{
+    bool draining = __atomic_load_n(&p->drain_requested, __ATOMIC_RELAXED) ||
+                    __atomic_load_n(&p->drain_marked, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->draining, draining ? 1 : 0, __ATOMIC_RELAXED);
+    if (p->m == NULL) {
+        return;
+    }
+    const char *want = draining ? "draining" : ready ? "ready" : "joining";
+    if (strcmp(want, p->live_state) == 0) {
+        return;
+    }
+    enum memb_status st = membership_live_set(p->m, p->node_id, want);
+    if (st != MEMB_OK) {
+        problem(p, "membership: cannot set live state: %s", memb_why(p, st));
+        return;
+    }
+    log_notice("live state %s", want);
+    snprintf(p->live_state, sizeof(p->live_state), "%s", want);
+}
+
 static void sync_cluster(struct puller *p, int64_t now)
 {
     struct cluster cs;
@@ -864,25 +1324,28 @@ static void sync_cluster(struct puller *p, int64_t now)
         batch_set_degraded(p->b, true);
         return;
     }
+    apply_placement(p, cs.placement_json);
+    apply_members(p, cs.members, cs.nmembers);
+    controller_duty_run(p->duty, p->m, cs.members, cs.nmembers, cs.tables,
+                        cs.ntables, cs.placement_json != NULL, now);
     uint64_t gen = 0;
     bool has = batch_generation(p->b, &gen);
     if (!has || gen != cs.active.generation || p->saved_partial) {
         try_switch(p, &cs, now);
     }
     has = batch_generation(p->b, &gen);
-    if (has && gen == cs.active.generation) {
+    bool ready = has && gen == cs.active.generation;
+    if (ready) {
         batch_set_degraded(p->b, false);
         p->last_error[0] = '\0';
         if (!p->announced_ready) {
-            enum memb_status st = membership_live_set(p->m, p->node_id, "ready");
-            if (st == MEMB_OK) {
-                p->announced_ready = true;
-                log_notice("ready: serving generation %" PRIu64, gen);
-            } else {
-                problem(p, "membership: cannot set live state: %s",
-                        memb_why(p, st));
-            }
+            p->announced_ready = true;
+            log_notice("ready: serving generation %" PRIu64, gen);
         }
+    }
+    update_live_state(p, p->announced_ready);
+    if (!stopping(p)) {
+        reshape_held(p, now);
     }
     if (!stopping(p)) {
         pull_staged(p, &cs, now);
@@ -910,14 +1373,69 @@ static void cycle(struct puller *p)
         if (!batch_generation(p->b, &gen)) {
             serve_saved(p, now);
         }
+        update_live_state(p, false);
     } else {
         sync_cluster(p, now);
     }
     if (!stopping(p)) {
         apply_retention(p, now);
     }
+    update_routes(p, now);
     batch_commit(p->b);
     report_memory(p);
+}
+
+/* True once the wait between cycles should end early. */
+static bool woken(struct puller *p)
+{
+    return stopping(p) || __atomic_exchange_n(&p->wake, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Waits up to the watch interval: in membership_wait_change() slices while
+ * connected (returning as soon as something changed), else on the
+ * condition variable. Either way a stop or a wake ends it.
+ */
+static void wait_next(struct puller *p)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t start = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t until = start + (int64_t)p->interval_ms;
+    bool watching = p->m != NULL;
+    while (watching && !woken(p)) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (now >= until) {
+            return;
+        }
+        int slice = (int)(until - now < WAIT_SLICE_MS ? until - now
+                                                      : WAIT_SLICE_MS);
+        bool changed = false;
+        enum memb_status st = membership_wait_change(p->m, slice, &changed);
+        if (changed) {
+            return; /* the next cycle reads it */
+        }
+        if (st != MEMB_OK) {
+            /* The next cycle reports it; sleep out the interval first. */
+            problem(p, "membership: cannot watch for changes: %s",
+                    memb_why(p, st));
+            watching = false;
+        }
+    }
+    if (watching) {
+        return;
+    }
+    ts.tv_sec = (time_t)(until / 1000);
+    ts.tv_nsec = (long)(until % 1000) * 1000000;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop && !__atomic_load_n(&p->wake, __ATOMIC_RELAXED)) {
+        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    __atomic_store_n(&p->wake, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void *puller_main(void *arg)
@@ -925,20 +1443,26 @@ static void *puller_main(void *arg)
     struct puller *p = arg;
     while (!stopping(p)) {
         cycle(p);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (p->interval_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(p->interval_ms / 1000 + ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_mutex_lock(&p->lock);
-        while (!p->stop) {
-            if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
-                break;
-            }
-        }
-        pthread_mutex_unlock(&p->lock);
+        wait_next(p);
     }
     return NULL;
+}
+
+void puller_set_drain(struct puller *p, bool drain)
+{
+    __atomic_store_n(&p->drain_requested, drain ? 1 : 0, __ATOMIC_RELAXED);
+    /* Seen at once by /health; the live state follows at the next cycle. */
+    bool marked = __atomic_load_n(&p->drain_marked, __ATOMIC_RELAXED) != 0;
+    __atomic_store_n(&p->draining, drain || marked ? 1 : 0, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&p->lock);
+    __atomic_store_n(&p->wake, 1, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+bool puller_draining(const struct puller *p)
+{
+    return p != NULL && __atomic_load_n(&p->draining, __ATOMIC_RELAXED) != 0;
 }
 
 static char *dup_or_empty(const char *s)
@@ -959,7 +1483,11 @@ int puller_create(const struct puller_options *o, struct batch *b,
     p->store_uri = dup_or_empty(o->store_uri);
     p->node_id = dup_or_empty(o->node_id);
     p->addr = dup_or_empty(o->addr);
+    p->zone = dup_or_empty(o->zone);
+    p->capacity = o->capacity ? o->capacity : PLACE_DEFAULT_CAPACITY;
     p->interval_ms = o->watch_interval_ms ? o->watch_interval_ms : 1;
+    p->duty = o->controller ? controller_duty_create(o->rebalance_delay_ms)
+                            : NULL;
     p->on_fatal = o->on_fatal;
     p->fatal_arg = o->fatal_arg;
     p->b = b;
@@ -970,11 +1498,13 @@ int puller_create(const struct puller_options *o, struct batch *b,
     pthread_cond_init(&p->cond, &ca);
     pthread_condattr_destroy(&ca);
     if (p->membership_uri == NULL || p->store_uri == NULL ||
-        p->node_id == NULL || p->addr == NULL) {
+        p->node_id == NULL || p->addr == NULL || p->zone == NULL ||
+        (o->controller && p->duty == NULL)) {
         snprintf(err, errlen, "out of memory");
         puller_destroy(&p);
         return -1;
     }
+    p->owns_record = strncmp(p->membership_uri, "local:", 6) == 0;
     if (!batch_valid_table_name(p->node_id)) {
         snprintf(err, errlen, "--node-id '%s' is not valid "
                  "([A-Za-z0-9_.-], 1 to 64 characters)", p->node_id);
@@ -984,6 +1514,11 @@ int puller_create(const struct puller_options *o, struct batch *b,
     char why[512];
     if (store_open(p->store_uri, &p->store, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "--store %s: %s", p->store_uri, why);
+        puller_destroy(&p);
+        return -1;
+    }
+    if (store_set_bandwidth(p->store, o->pull_bandwidth) != 0) {
+        snprintf(err, errlen, "out of memory");
         puller_destroy(&p);
         return -1;
     }
@@ -1022,6 +1557,8 @@ void puller_destroy(struct puller **pp)
         return;
     }
     puller_stop(p);
+    controller_duty_release(p->duty);
+    controller_duty_destroy(&p->duty);
     if (p->m != NULL) {
         membership_close(&p->m);
     }
@@ -1029,6 +1566,14 @@ void puller_destroy(struct puller **pp)
         store_close(&p->store);
     }
     batch_saved_view_free(&p->saved);
+    placement_destroy(&p->pl);
+    free(p->pl_json);
+    free(p->nodes);
+    free(p->zone);
+    for (size_t i = 0; i < p->nready; i++) {
+        membership_ready_free(p->ready[i].list, p->ready[i].n);
+    }
+    free(p->ready);
     free(p->attempts);
     free(p->membership_uri);
     free(p->store_uri);

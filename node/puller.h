@@ -1,11 +1,23 @@
 /*
- * puller.h: the node's background thread for batch tables. Every
- * --watch-interval-ms it reads the cluster state from membership (the
- * active map and each batch table's versions), pulls staged versions newer
- * than the active ones from the store when they fit in --batch-memory
- * (refusing, with a reason recorded in membership, when they do not),
- * records readiness, switches the node's view when the active map's
- * generation changes, and applies the retention rules (batch_policy.h).
+ * puller.h: the node's background thread for batch tables and its life
+ * as a cluster member. Whenever membership reports a change, and at least
+ * every --watch-interval-ms, it reads the cluster state (the active map,
+ * each batch table's versions, the stored placement, the members), pulls
+ * staged versions newer than the active ones from the store when they fit
+ * in --batch-memory (refusing, with a reason recorded in membership, when
+ * they do not), records readiness, switches the node's view when the
+ * active map's generation changes, and applies the retention rules
+ * (batch_policy.h).
+ *
+ * With a stored placement, the node holds of each version only the
+ * partitions the placement routes to it (ownership.h): it pulls those,
+ * records exactly those as ready, gains and drops partitions as the
+ * placement changes, and gives the view, for the others, the node a client
+ * should ask. Without one it holds every partition.
+ *
+ * Its live state in membership is "joining" until it serves the cluster's
+ * active generation, then "ready", and "draining" while draining (asked by
+ * LARDER.DRAIN or by the operator's drain mark in membership).
  *
  * It is the only writer of the batch catalog (batch.h) and the only user of
  * the membership and store handles. If membership cannot be opened at
@@ -15,6 +27,7 @@
 #ifndef LARDER_PULLER_H
 #define LARDER_PULLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +39,12 @@ struct puller_options {
     const char *store_uri;      /* e.g. "file:///data/store" */
     const char *node_id;        /* member id */
     const char *addr;           /* "ip:port" clients connect to */
+    const char *zone;           /* "" if none */
+    uint32_t capacity;          /* relative weight (1..1000) */
     uint64_t watch_interval_ms;
+    bool controller;             /* stand for the placement controller */
+    uint64_t rebalance_delay_ms; /* see controller_duty.h */
+    uint64_t pull_bandwidth;     /* bytes/s for store copies; 0: no limit */
     /* Called (on the puller thread) after a fatal error, e.g. a failed
      * mlock under --require-mlock: the process should stop. */
     void (*on_fatal)(void *arg);
@@ -46,6 +64,16 @@ int puller_start(struct puller *p);
 /* Asks the thread to stop and waits for it (a pull in progress finishes
  * its current file first). Safe to call twice or without a start. */
 void puller_stop(struct puller *p);
+
+/*
+ * Asks the node to drain (LARDER.DRAIN) or stop draining (LARDER.DRAIN
+ * OFF); the puller publishes the live state soon after. Any thread.
+ */
+void puller_set_drain(struct puller *p, bool drain);
+
+/* True while the node drains: asked with puller_set_drain() or marked
+ * draining in membership. Any thread; no lock. */
+bool puller_draining(const struct puller *p);
 
 /* Stops the thread if needed and frees everything; sets *p to NULL. */
 void puller_destroy(struct puller **p);

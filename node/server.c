@@ -11,6 +11,7 @@
  */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "placement.h"
 #include "puller.h"
 #include "reconfig.h"
 
@@ -338,6 +340,38 @@ static void make_run_id(struct server *srv)
              (unsigned long long)a, (unsigned long long)b);
 }
 
+/* True if s is "IPv4:port" or "[IPv6]:port" with a port 1-65535. */
+static bool valid_ip_port(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s) {
+        return false;
+    }
+    char host[64];
+    size_t hlen = (size_t)(colon - s);
+    int family = AF_INET;
+    if (s[0] == '[') {
+        if (hlen < 3 || s[hlen - 1] != ']') {
+            return false;
+        }
+        family = AF_INET6;
+        s++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(host)) {
+        return false;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    unsigned char bin[16];
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    return inet_pton(family, host, bin) == 1 && colon[1] >= '0' &&
+           colon[1] <= '9' && *end == '\0' && errno == 0 && port >= 1 &&
+           port <= 65535;
+}
+
 /* The puller hit a fatal error: stop the process as SIGTERM would. */
 static void on_batch_fatal(void *arg)
 {
@@ -400,13 +434,40 @@ static int batch_setup(struct server *srv, char *err, size_t errlen)
     } else {
         snprintf(store, sizeof(store), "file://%s/store", abs);
     }
-    snprintf(addr, sizeof(addr), "%s:%u", o->bind.str, srv->port);
+    if (o->advertise.str[0] != '\0') {
+        if (!valid_ip_port(o->advertise.str)) {
+            snprintf(err, errlen, "--advertise '%s' is not IP:PORT (an IP "
+                     "address, [addr] for IPv6, and a port 1-65535; nodes "
+                     "register addresses, not names)", o->advertise.str);
+            return -1;
+        }
+        snprintf(addr, sizeof(addr), "%s", o->advertise.str);
+    } else if (strchr(o->bind.str, ':') != NULL) {
+        snprintf(addr, sizeof(addr), "[%s]:%u", o->bind.str, srv->port);
+    } else {
+        snprintf(addr, sizeof(addr), "%s:%u", o->bind.str, srv->port);
+    }
+    if (o->zone.str[0] != '\0' && !batch_valid_table_name(o->zone.str)) {
+        snprintf(err, errlen, "--zone '%s' is not valid ([A-Za-z0-9_.-], 1 "
+                 "to 64 characters)", o->zone.str);
+        return -1;
+    }
+    if (o->capacity.num < 1 || o->capacity.num > PLACE_CAPACITY_MAX) {
+        snprintf(err, errlen, "--capacity %llu is out of range (1 to %d)",
+                 (unsigned long long)o->capacity.num, PLACE_CAPACITY_MAX);
+        return -1;
+    }
     struct puller_options po = {
         .membership_uri = membership,
         .store_uri = store,
         .node_id = o->node_id.str,
         .addr = addr,
+        .zone = o->zone.str,
+        .capacity = (uint32_t)o->capacity.num,
         .watch_interval_ms = o->watch_interval_ms.num,
+        .controller = o->placement_controller.num != 0,
+        .rebalance_delay_ms = o->rebalance_delay.num * 1000,
+        .pull_bandwidth = o->pull_bandwidth.num,
         .on_fatal = on_batch_fatal,
         .fatal_arg = srv,
     };

@@ -13,9 +13,10 @@ histograms move with commands, and latency is sampled by default; hot keys
 load; /health through join (503 while the active version cannot be pulled,
 200 once it is), stale tables (--max-age, the table config's max_age_s,
 CONFIG SET), membership unreachable, ?strict=1, stopping (503) while a
-SIGTERM drains; INFO health fields; `larder status`; 404/405; --log-format
-json lines; a busy --http-port stops the node from starting. Membership
-drain does not exist yet (skipped).
+SIGTERM drains; draining (LARDER.DRAIN and the membership drain mark: 503
+"draining" while the node keeps serving, then back); INFO health fields;
+`larder status`; 404/405; --log-format json lines; a busy --http-port
+stops the node from starting.
 """
 
 import base64
@@ -730,7 +731,44 @@ def test_health_stopping(ctx):
 
 
 def test_drain(ctx):
-    raise h.Skip("nodes have no membership drain state yet")
+    """LARDER.DRAIN (admin) and the operator's drain mark in membership
+    (local:'s drain/<id>.json, what `larder drain NODE` writes) make
+    /health say draining (503) while the node keeps serving; LARDER.DRAIN
+    OFF and clearing the mark make it ok again."""
+    n = Node(ctx)
+    srv = n.start()
+    n.load("users", 1)
+    h.wait_until(lambda: srv.call("T.GET", "users", "k1") == b"1", 20,
+                 what="the node to serve the load")
+    wait_health(n.http_port, 200, "ok")
+    eq(srv.call("LARDER.DRAIN"), "OK", "LARDER.DRAIN")
+    doc = wait_health(n.http_port, 503, "draining")
+    eq(doc.get("reasons"), [], "draining has no reasons")
+    eq(sample(metrics(n.http_port), "larder_health_status",
+              status="draining"), 1, "health metric draining")
+    info = srv.info("batch")
+    eq((info.get("health"), info.get("draining")), ("draining", "1"),
+       "INFO health and draining")
+    eq(srv.call("T.GET", "users", "k1"), b"1", "a draining node serves")
+    eq(srv.call("SET", "x", "1"), "OK", "and takes writes to live tables")
+    eq(srv.call("LARDER.DRAIN", "OFF"), "OK", "LARDER.DRAIN OFF")
+    wait_health(n.http_port, 200, "ok")
+    eq(srv.info("batch").get("draining"), "0", "INFO draining after OFF")
+
+    mark = os.path.join(n.data, "membership", "drain", "local.json")
+    os.makedirs(os.path.dirname(mark), exist_ok=True)
+    with open(mark + ".tmp", "w") as f:
+        f.write('{"id": "local", "changed_ms": 1}')
+    os.replace(mark + ".tmp", mark)
+    wait_health(n.http_port, 503, "draining")
+    # LARDER.DRAIN OFF does not lift the operator's mark.
+    eq(srv.call("LARDER.DRAIN", "OFF"), "OK", "LARDER.DRAIN OFF under a mark")
+    time.sleep(0.3)
+    eq(health(n.http_port)[1].get("status"), "draining",
+       "the mark still drains")
+    eq(srv.call("T.GET", "users", "k2"), b"1", "serving under the mark")
+    os.unlink(mark)
+    wait_health(n.http_port, 200, "ok")
 
 
 if __name__ == "__main__":

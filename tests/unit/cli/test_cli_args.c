@@ -2,8 +2,9 @@
  * This file implements the unit tests of the admin CLI's command-line
  * parsing (cli/cli_args.c): options before and after the command, both
  * value spellings, "--" for keys that look like options, the membership
- * default from the environment, every usage error, TABLE=VERSION pairs
- * and table-name checks.
+ * default from the environment, every usage error, the cluster options
+ * (node add, table create/config, --seeds and its list), TABLE=VERSION
+ * pairs and table-name checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_args.h"
@@ -143,6 +145,119 @@ static void test_usage_errors(void **state)
                                  "to 10000)");
 }
 
+static void test_cluster_options(void **state)
+{
+    (void)state;
+    char *argv[] = {"larder", "node", "add", "n1", "10.0.0.1:7000",
+                    "--zone", "eu-1a", "--capacity=250"};
+    struct cli_args a;
+    assert_int_equal(cli_args_parse(&a, ARGC(argv), argv, NULL), 0);
+    assert_string_equal(a.command, "node");
+    assert_int_equal(a.npos, 3);
+    assert_string_equal(a.pos[0], "add");
+    assert_string_equal(a.zone, "eu-1a");
+    assert_int_equal(a.capacity, 250);
+    assert_int_equal(a.seen, CLI_OPT(ZONE) | CLI_OPT(CAPACITY));
+    cli_args_free(&a);
+
+    /* Defaults: capacity 100, 256 partitions, replication all, batch. */
+    char *argv2[] = {"larder", "table", "create", "t"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv2), argv2, NULL), 0);
+    assert_int_equal(a.capacity, CLI_DEFAULT_CAPACITY);
+    assert_int_equal(a.partitions, 256);
+    assert_int_equal(a.replication, 0);
+    assert_null(a.fallback_key);
+    assert_int_equal(a.max_age_s, 0);
+    assert_false(a.kind_live);
+    assert_null(a.seeds);
+    cli_args_free(&a);
+
+    char *argv3[] = {"larder", "table", "config", "t", "--partitions", "16",
+                     "--replication", "3", "--fallback-key", "",
+                     "--max-age", "86400", "--kind", "live", "--seeds",
+                     "10.0.0.1:7000,10.0.0.2:7000"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv3), argv3, NULL), 0);
+    assert_int_equal(a.partitions, 16);
+    assert_int_equal(a.replication, 3);
+    assert_string_equal(a.fallback_key, "");
+    assert_int_equal(a.max_age_s, 86400);
+    assert_true(a.kind_live);
+    assert_string_equal(a.seeds, "10.0.0.1:7000,10.0.0.2:7000");
+    cli_args_free(&a);
+
+    char *argv4[] = {"larder", "table", "config", "t", "--replication=all"};
+    assert_int_equal(cli_args_parse(&a, ARGC(argv4), argv4, NULL), 0);
+    assert_int_equal(a.replication, 0);
+    assert_true(a.seen & CLI_OPT(REPLICATION));
+    cli_args_free(&a);
+}
+
+static void test_cluster_option_errors(void **state)
+{
+    (void)state;
+    char *a1[] = {"larder", "--capacity", "0"};
+    expect_error(ARGC(a1), a1, "--capacity: \"0\" is not a number (1 to "
+                               "1000)");
+    char *a2[] = {"larder", "--capacity", "1001"};
+    expect_error(ARGC(a2), a2, "--capacity: \"1001\" is not a number (1 "
+                               "to 1000)");
+    char *a3[] = {"larder", "--zone", "a/b"};
+    expect_error(ARGC(a3), a3, "--zone: \"a/b\" is not a zone name "
+                               "([A-Za-z0-9_.-], 1 to 64)");
+    char *a4[] = {"larder", "--partitions", "0"};
+    expect_error(ARGC(a4), a4, "--partitions: \"0\" is not a number (1 to "
+                               "1048576)");
+    char *a5[] = {"larder", "--replication", "0"};
+    expect_error(ARGC(a5), a5, "--replication: \"0\" is neither a number "
+                               "(1 to 1024) nor all");
+    char *a6[] = {"larder", "--replication", "ALL"};
+    expect_error(ARGC(a6), a6, "--replication: \"ALL\" is neither a number "
+                               "(1 to 1024) nor all");
+    char *a7[] = {"larder", "--kind", "hot"};
+    expect_error(ARGC(a7), a7, "--kind: \"hot\" is neither batch nor live");
+    char *a8[] = {"larder", "--max-age", "1d"};
+    expect_error(ARGC(a8), a8, "--max-age: \"1d\" is not a number of "
+                               "seconds");
+    char *a9[] = {"larder", "--seeds="};
+    expect_error(ARGC(a9), a9, "--seeds needs HOST:PORT[,HOST:PORT...]");
+}
+
+static void test_split_seeds(void **state)
+{
+    (void)state;
+    char *out[4];
+    size_t n = 9;
+    char err[256];
+    assert_int_equal(cli_args_split_seeds("10.0.0.1:7000,[::1]:7001,db:1",
+                                          out, 4, &n, err, sizeof(err)),
+                     0);
+    assert_int_equal(n, 3);
+    assert_string_equal(out[0], "10.0.0.1:7000");
+    assert_string_equal(out[1], "[::1]:7001");
+    assert_string_equal(out[2], "db:1");
+    for (size_t i = 0; i < n; i++) {
+        free(out[i]);
+    }
+    const char *bad[][2] = {
+        {"a:1,,b:2", "--seeds: \"\": an empty address"},
+        {"a:1,", "--seeds: \"\": an empty address"},
+        {"a", "--seeds: \"a\": not HOST:PORT (port 1 to 65535)"},
+        {":7", "--seeds: \":7\": not HOST:PORT (port 1 to 65535)"},
+        {"a:0", "--seeds: \"a:0\": not HOST:PORT (port 1 to 65535)"},
+        {"a:65536", "--seeds: \"a:65536\": not HOST:PORT (port 1 to "
+                    "65535)"},
+        {"a:1,b:2,c:3,d:4,e:5", "--seeds: \"e:5\": too many addresses"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 9;
+        assert_int_equal(cli_args_split_seeds(bad[i][0], out, 4, &n, err,
+                                              sizeof(err)),
+                         -1);
+        assert_string_equal(err, bad[i][1]);
+        assert_int_equal(n, 0);
+    }
+}
+
 static void test_versions(void **state)
 {
     (void)state;
@@ -235,6 +350,9 @@ int main(void)
         cmocka_unit_test(test_double_dash),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_cluster_options),
+        cmocka_unit_test(test_cluster_option_errors),
+        cmocka_unit_test(test_split_seeds),
         cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_table_names),

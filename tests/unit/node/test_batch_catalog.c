@@ -4,7 +4,10 @@
  * switching the view, reading through it, keeping an old view and its
  * segments alive while a reader is inside a read section, reusing and
  * re-fetching local files after a restart, the saved view file, deleting
- * versions, and the fatal --require-mlock path.
+ * versions, the fatal --require-mlock path, and partial holdings (a
+ * placement's share of the partitions: mapping some, reshaping to others
+ * while a reader keeps the old view, memory counted per partition, routes
+ * and cluster data carried into the view and view.json).
  *
  * Segments are written by a minimal encoder following
  * docs/snapshot-format.md (linear probing in input order); the "store" is
@@ -31,6 +34,7 @@
 #include "batch.h"
 #include "log.h"
 #include "manifest.h"
+#include "ownership.h"
 #include "qsbr.h"
 #include "segment.h"
 #include "snap_format.h"
@@ -451,6 +455,123 @@ static void ipc_lock_capability(bool on)
 
 /* With no memlock allowance, --require-mlock makes mapping fail and marks
  * the batch failed; without it the version maps unlocked. */
+/* The key k<i> whose partition is p (some i < ROWS). */
+static const char *key_in(uint32_t p, char *out)
+{
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(out, 16, "k%d", i);
+        if (XXH3_64bits(out, strlen(out)) % PARTS == p) {
+            return out;
+        }
+    }
+    fail_msg("no key in partition %u", p);
+    return NULL;
+}
+
+static bool part_file_exists(const char *table, uint64_t version, uint32_t p)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/segments/%s/v-%06llu/part-%05u.seg",
+             data_dir, table, (unsigned long long)version, p);
+    return access(path, F_OK) == 0;
+}
+
+static void test_partial_holding_and_reshape(void **state)
+{
+    struct batch *b = create(false);
+    char *json = publish("users", 1);
+    char err[512];
+    struct batch_held *h = batch_held_add(b, "users", 1, json, strlen(json),
+                                          err, sizeof(err));
+    free(json);
+    assert_non_null(h);
+    uint64_t only0[1] = {0x1}, only1[1] = {0x2};
+    assert_false(batch_held_matches(h, only0));
+    assert_int_equal(batch_held_missing_bytes(h, only0),
+                     h->manifest.files[0].bytes);
+    assert_int_equal(batch_held_map_parts(b, h, only0, copy_from_store, NULL,
+                                          err, sizeof(err)),
+                     0);
+    assert_int_equal(fetches, 1);
+    assert_true(batch_held_matches(h, only0));
+    assert_false(batch_held_matches(h, NULL));
+    assert_int_equal(h->held, 1);
+    assert_int_equal(h->held_bytes, h->manifest.files[0].bytes);
+    assert_int_equal(h->held_rows, h->manifest.files[0].rows);
+    assert_int_equal(batch_ram_bytes(b), h->manifest.files[0].bytes);
+    assert_false(part_file_exists("users", 1, 1));
+
+    struct batch_node nodes[1] = {{.id = "other", .addr = "10.0.0.9:7000",
+                                   .capacity = 100}};
+    batch_set_cluster(b, "me", "{\"generation\":4}", 4, nodes, 1);
+    uint32_t route[PARTS] = {BATCH_NO_ROUTE, 0};
+    batch_held_set_route(b, h, route);
+    batch_switch(b, 1, &h, 1, 1000);
+    batch_commit(b);
+    const struct batch_view *old = batch_current(b);
+    const struct batch_vinfo *vi = batch_view_table(old, "users", 5)->active;
+    assert_int_equal(vi->held_partitions, 1);
+    assert_int_equal(vi->held_bytes, h->manifest.files[0].bytes);
+    assert_non_null(vi->segs[0]);
+    assert_null(vi->segs[1]);
+    assert_non_null(vi->route);
+    assert_int_equal(vi->route[1], 0);
+    assert_int_equal(old->placement_generation, 4);
+    assert_string_equal(old->nodes[0].addr, "10.0.0.9:7000");
+    assert_non_null(old->description);
+    assert_non_null(strstr(old->description, "\"me\":[0]"));
+    char path[512], *saved;
+    snprintf(path, sizeof(path), "%s/view.json", data_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    saved = calloc(1, 4096);
+    assert_true(fread(saved, 1, 4095, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(saved, "\"placement\":{\"generation\":4}"));
+    assert_non_null(strstr(saved, "10.0.0.9:7000"));
+    free(saved);
+
+    /* Reshape to partition 1 while a reader holds the old view. */
+    qsbr_enter(&epochs[0]);
+    char k0[16], k1[16], out[64];
+    key_in(0, k0);
+    key_in(1, k1);
+    assert_int_equal(batch_held_map_parts(b, h, only1, copy_from_store, NULL,
+                                          err, sizeof(err)),
+                     0);
+    assert_int_equal(fetches, 2);
+    assert_int_equal(h->held, 1);
+    assert_int_equal(batch_ram_bytes(b), h->manifest.files[1].bytes);
+    assert_false(part_file_exists("users", 1, 0)); /* dropped */
+    batch_held_set_route(b, h, NULL);
+    batch_commit(b);
+    const struct batch_view *now = batch_current(b);
+    vi = batch_view_table(now, "users", 5)->active;
+    assert_null(vi->segs[0]);
+    assert_non_null(vi->segs[1]);
+    assert_null(vi->route);
+    char want[32];
+    snprintf(want, sizeof(want), "1:%s", k1);
+    assert_string_equal(read_key(now, "users", 0, k1, out), want);
+    /* The old view still reads partition 0 (ASan: nothing freed). */
+    assert_non_null(read_key(old, "users", 0, k0, out));
+    qsbr_leave(&epochs[0]);
+    batch_commit(b);
+
+    /* Back to every partition: partition 1 keeps its segment. */
+    struct segment *kept = h->segs[1];
+    assert_int_equal(batch_held_map_parts(b, h, NULL, copy_from_store, NULL,
+                                          err, sizeof(err)),
+                     0);
+    assert_ptr_equal(h->segs[1], kept);
+    assert_int_equal(h->held, PARTS);
+    assert_int_equal(batch_ram_bytes(b), h->manifest.bytes);
+    assert_int_equal(fetches, 3);
+    batch_commit(b);
+    assert_non_null(read_key(batch_current(b), "users", 0, k0, out));
+    batch_destroy(&b);
+}
+
 static void test_require_mlock(void **state)
 {
     struct rlimit old;
@@ -503,6 +624,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manifest_for_other_version_refused,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_require_mlock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_holding_and_reshape,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * This file implements the unit tests of the batch view (node/batch_view.c):
  * lookups of tables and versions, which version is active, table name
- * validation, and the view file's round trip and refusal of bad input.
+ * validation, the view file's round trip (with the placement and members)
+ * and refusal of bad input, the view generation, and LARDER.VIEW's JSON.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "batch_view.h"
 
@@ -166,6 +169,133 @@ static void test_view_file_refusals(void **state)
     batch_saved_view_free(&s);
 }
 
+/* sample_view() in a cluster: node "n2" of n1..n2 under placement
+ * generation 6; users v5 holds partitions 1 and 3 of 4, v4 is cold. */
+static struct batch_view *cluster_view(struct segment **segs)
+{
+    struct batch_view *v = sample_view();
+    v->placement_generation = 6;
+    strcpy(v->self, "n2");
+    v->placement_json = strdup("{\"generation\":6,\"x\":[1]}");
+    v->nnodes = 2;
+    v->nodes = calloc(2, sizeof(*v->nodes));
+    assert_non_null(v->nodes);
+    v->nodes[0] = (struct batch_node){.id = "n1", .addr = "10.0.0.1:7379",
+                                      .zone = "z1", .capacity = 100,
+                                      .live = true, .state = "ready"};
+    v->nodes[1] = (struct batch_node){.id = "n2", .addr = "10.0.0.2:7379",
+                                      .capacity = 50, .live = true,
+                                      .draining = true, .state = "draining"};
+    struct batch_vinfo *u5 = (struct batch_vinfo *)v->tables[1].active;
+    u5->partitions = 4;
+    u5->segs = segs;
+    u5->held_partitions = 2;
+    uint32_t *route = malloc(4 * sizeof(*route));
+    route[0] = route[2] = 0;
+    route[1] = route[3] = BATCH_NO_ROUTE;
+    u5->route = route;
+    return v;
+}
+
+static void test_view_generation_and_description(void **state)
+{
+    struct segment *segs[4] = {NULL, (struct segment *)segs, NULL,
+                               (struct segment *)segs};
+    struct batch_view *v = cluster_view(segs);
+    assert_int_equal(batch_view_generation(v), (9ULL << 32) + 6);
+    char *d = batch_view_describe(v);
+    assert_non_null(d);
+    json_error_t je;
+    json_t *doc = json_loads(d, 0, &je);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "generation")),
+                     (9LL << 32) + 6);
+    json_t *active = json_object_get(doc, "active");
+    assert_int_equal(json_integer_value(json_object_get(active, "generation")),
+                     9);
+    json_t *tables = json_object_get(active, "tables");
+    assert_int_equal(json_object_size(tables), 2);
+    assert_int_equal(json_integer_value(json_object_get(tables, "users")), 5);
+    assert_int_equal(json_integer_value(json_object_get(tables, "items")), 3);
+    json_t *pl = json_object_get(doc, "placement");
+    assert_int_equal(json_integer_value(json_object_get(pl, "generation")), 6);
+    json_t *nodes = json_object_get(doc, "nodes");
+    assert_int_equal(json_array_size(nodes), 2);
+    json_t *n2 = json_array_get(nodes, 1);
+    assert_string_equal(json_string_value(json_object_get(n2, "id")), "n2");
+    assert_string_equal(json_string_value(json_object_get(n2, "addr")),
+                        "10.0.0.2:7379");
+    assert_int_equal(json_integer_value(json_object_get(n2, "capacity")), 50);
+    assert_true(json_is_true(json_object_get(n2, "draining")));
+    assert_string_equal(json_string_value(json_object_get(n2, "state")),
+                        "draining");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(nodes, 0), "zone")), "z1");
+    /* Only mapped versions, only this node, exactly its partitions. */
+    json_t *ready = json_object_get(doc, "ready");
+    assert_int_equal(json_object_size(ready), 1);
+    json_t *mine = json_object_get(json_object_get(json_object_get(
+                                       ready, "users"), "5"), "n2");
+    assert_int_equal(json_array_size(mine), 2);
+    assert_int_equal(json_integer_value(json_array_get(mine, 0)), 1);
+    assert_int_equal(json_integer_value(json_array_get(mine, 1)), 3);
+    assert_string_equal(json_string_value(json_object_get(doc,
+                                                          "ready_source")),
+                        "self");
+    json_decref(doc);
+    free(d);
+
+    /* Without a placement: null, and the generation is the map's alone. */
+    free(v->placement_json);
+    v->placement_json = NULL;
+    v->placement_generation = 0;
+    assert_int_equal(batch_view_generation(v), 9ULL << 32);
+    d = batch_view_describe(v);
+    doc = json_loads(d, 0, &je);
+    assert_true(json_is_null(json_object_get(doc, "placement")));
+    json_decref(doc);
+    free(d);
+    batch_view_free(v);
+}
+
+static void test_view_file_keeps_placement_and_nodes(void **state)
+{
+    struct segment *segs[4] = {NULL};
+    struct batch_view *v = cluster_view(segs);
+    char *json = batch_view_encode(v);
+    assert_non_null(json);
+    struct batch_saved_view s;
+    char err[256];
+    assert_int_equal(batch_view_decode(json, strlen(json), &s, err, sizeof(err)),
+                     0);
+    assert_non_null(s.placement_json);
+    assert_string_equal(s.placement_json, "{\"generation\":6,\"x\":[1]}");
+    assert_int_equal(s.nnodes, 2);
+    assert_string_equal(s.nodes[0].id, "n1");
+    assert_string_equal(s.nodes[0].addr, "10.0.0.1:7379");
+    assert_string_equal(s.nodes[0].zone, "z1");
+    assert_int_equal(s.nodes[1].capacity, 50);
+    /* Liveness is not saved: it is not known after a restart. */
+    assert_false(s.nodes[0].live);
+    batch_saved_view_free(&s);
+    free(json);
+    batch_view_free(v);
+
+    /* A file written before the cluster fields existed has neither. */
+    const char *old = "{\"generation\":3,\"tables\":{}}";
+    assert_int_equal(batch_view_decode(old, strlen(old), &s, err, sizeof(err)),
+                     0);
+    assert_null(s.placement_json);
+    assert_int_equal(s.nnodes, 0);
+    batch_saved_view_free(&s);
+    expect_bad("{\"generation\":1,\"tables\":{},\"placement\":[1]}");
+    expect_bad("{\"generation\":1,\"tables\":{},\"nodes\":{}}");
+    expect_bad("{\"generation\":1,\"tables\":{},\"nodes\":[{\"id\":"
+               "\"../x\",\"addr\":\"\",\"capacity\":1}]}");
+    expect_bad("{\"generation\":1,\"tables\":{},\"nodes\":[{\"id\":"
+               "\"n\",\"addr\":\"\"}]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_valid_names),
         cmocka_unit_test(test_view_file_round_trip),
         cmocka_unit_test(test_view_file_refusals),
+        cmocka_unit_test(test_view_generation_and_description),
+        cmocka_unit_test(test_view_file_keeps_placement_and_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * This file implements the unit tests of the health rules (node/health.c):
- * starting without a view, stopping, ok, and each reason for degraded —
+ * starting without a view, stopping, draining, ok, and each reason for degraded —
  * a table older than its max age (its own, else the node's default; the
  * build time, else the activation time), membership unreachable, active
  * versions not resident — and the age and max-age helpers.
@@ -76,6 +76,25 @@ static void test_starting_and_stopping(void **state)
     health_evaluate(&in, &r);
     assert_int_equal(r.state, HEALTH_STOPPING);
     assert_int_equal(r.nreasons, 0);
+}
+
+static void test_draining(void **state)
+{
+    struct fixture f;
+    make(&f, 100000, 1); /* stale, but draining wins */
+    struct health_input in = {.view = &f.v, .usage = &f.u, .draining = true,
+                              .now_ms = now};
+    struct health_report r;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_DRAINING);
+    assert_string_equal(health_state_name(r.state), "draining");
+    assert_int_equal(r.nreasons, 0);
+    in.view = NULL; /* draining while still joining */
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_DRAINING);
+    in.stopping = true; /* stopping wins over draining */
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_STOPPING);
 }
 
 static void test_ok(void **state)
@@ -166,6 +185,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starting_and_stopping),
+        cmocka_unit_test(test_draining),
         cmocka_unit_test(test_ok),
         cmocka_unit_test(test_stale_by_table_config),
         cmocka_unit_test(test_stale_by_default),
