@@ -4,9 +4,7 @@
  * (temporary file, fsync, rename, directory fsync) after creating the
  * key's directories, so a reader of the store sees whole objects or none;
  * copies out of the store are hashed on the way and placed atomically only
- * when the checksum matches. Regular files are copied inside the kernel
- * (copy_file_range) and hashed through a mapping, which halves the memory
- * traffic of a copy through a buffer.
+ * when the checksum matches.
  */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -23,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,13 +108,15 @@ static int open_object(const struct file_store *fs, const char *key,
 }
 
 /*
- * Copies everything readable from fd into the open atomic file, hashing
- * it, through a user-space buffer: the way for sources that are not
- * regular files. what names the source in messages.
+ * Copies everything readable from fd into the open atomic file through a
+ * buffer, hashing it on the way; what names the source in messages.
+ * (Copying inside the kernel with copy_file_range and hashing through a
+ * mapping measured no faster here, and the mapped pages counted in the
+ * loader's RSS: docs/bench/load-rss.md.)
  */
-static int copy_hashed_read(int fd, const char *what, struct atomic_file *af,
-                            struct store_pacer *pacer, uint64_t *checksum,
-                            char *err, size_t errlen)
+static int copy_hashed(int fd, const char *what, struct atomic_file *af,
+                       struct store_pacer *pacer, uint64_t *checksum,
+                       char *err, size_t errlen)
 {
     char *buf = malloc(STORE_COPY_BUF);
     if (buf == NULL) {
@@ -151,72 +150,6 @@ static int copy_hashed_read(int fd, const char *what, struct atomic_file *af,
     free(buf);
     *checksum = XXH3_64bits_digest(&st);
     return rc;
-}
-
-/*
- * Copies the regular file fd (size bytes, read from offset 0) into the
- * open atomic file inside the kernel (copy_file_range: no user-space copy
- * of the bytes) and hashes it through a read-only mapping. Returns 0, -1
- * with err, or 1 when the kernel cannot copy between these files (before
- * anything was written), for the caller to fall back to read(2).
- */
-static int copy_hashed_kernel(int fd, uint64_t size, const char *what,
-                              struct atomic_file *af,
-                              struct store_pacer *pacer, uint64_t *checksum,
-                              char *err, size_t errlen)
-{
-    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        return 1;
-    }
-    madvise(map, (size_t)size, MADV_SEQUENTIAL);
-    *checksum = XXH3_64bits(map, (size_t)size);
-    munmap(map, (size_t)size);
-    loff_t in = 0;
-    while ((uint64_t)in < size) {
-        /* Whole in one call, or in paced chunks. */
-        uint64_t left = size - (uint64_t)in;
-        if (pacer != NULL && left > STORE_COPY_BUF) {
-            left = STORE_COPY_BUF;
-        }
-        ssize_t n = copy_file_range(fd, &in, af->fd, NULL, (size_t)left, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && in == 0 &&
-            (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-             errno == EOPNOTSUPP)) {
-            return 1;
-        }
-        if (n <= 0) {
-            snprintf(err, errlen, "cannot copy %s: %s", what,
-                     n < 0 ? strerror(errno) : "it shrank while copied");
-            return -1;
-        }
-        store_pacer_wait(pacer, (uint64_t)n);
-    }
-    return 0;
-}
-
-/*
- * Copies fd into the open atomic file and hashes the bytes: in the kernel
- * for a regular file, else through a buffer. what names the source in
- * messages.
- */
-static int copy_hashed(int fd, const char *what, struct atomic_file *af,
-                       struct store_pacer *pacer, uint64_t *checksum,
-                       char *err, size_t errlen)
-{
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size <= SIZE_MAX) {
-        int rc = copy_hashed_kernel(fd, (uint64_t)st.st_size, what, af,
-                                    pacer, checksum, err, errlen);
-        if (rc <= 0) {
-            return rc;
-        }
-    }
-    return copy_hashed_read(fd, what, af, pacer, checksum, err, errlen);
 }
 
 static int file_put_file(void *state, const char *key, const char *src_path,

@@ -506,6 +506,7 @@ static int build_partition(struct build_state *b, uint32_t p)
         .dims = 0,
         .on_duplicate = x->c->on_duplicate,
         .format = 0,
+        .memory_budget = x->c->build_memory,
     };
     struct spill_run *sr = NULL;
     struct snap_writer *w = NULL;

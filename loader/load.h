@@ -73,6 +73,7 @@ struct load_config {
     uint32_t min_replicas;   /* 0: max(1, R - 1) */
     const char *work_dir;    /* parent of the scratch dir; NULL: $TMPDIR */
     uint32_t build_threads;  /* 0: 4; at most 64 */
+    uint64_t build_memory;   /* per partition build; 0: the writer's default */
     size_t max_record;       /* longest input line/record */
     size_t spill_buffer;     /* write buffers of all run files together */
     /* Set (to the signal number) by a signal handler to stop the load. */

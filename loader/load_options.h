@@ -62,7 +62,10 @@
     X(work_dir, "work-dir", OPTION_STR, "", NULL, 0,                          \
       "where the scratch directory goes; empty: $TMPDIR or /tmp")           \
     X(build_threads, "build-threads", OPTION_UINT, "0", NULL, 0,              \
-      "partitions built (each in memory) or published at once (0: 4, at most 64)") \
+      "partitions built or published at once (0: 4, at most 64)")            \
+    X(build_memory, "build-memory", OPTION_BYTES, "6mb", NULL, 0,             \
+      "rows a partition build holds in memory before it sorts them to a "     \
+      "chunk file and merges (per build thread)")                             \
     X(max_record_size, "max-record-size", OPTION_BYTES, "64mb", NULL, 0,      \
       "longest input line; a longer one is a bad row")                        \
     X(spill_buffer, "spill-buffer", OPTION_BYTES, "32mb", NULL, 0,            \

@@ -244,6 +244,7 @@ static int make_config(struct load_options *o, struct load_config *c,
     c->min_replicas = (uint32_t)o->min_replicas.num;
     c->work_dir = o->work_dir.str;
     c->build_threads = (uint32_t)o->build_threads.num;
+    c->build_memory = o->build_memory.num;
     c->max_record = (size_t)o->max_record_size.num;
     c->spill_buffer = (size_t)o->spill_buffer.num;
     if (c->max_record == 0) {

@@ -26,9 +26,23 @@
  * of a sequential write. Records are written in the same order, so a
  * key's record sits near its neighbours' in the index.
  *
- * Output goes through atomic_file (temporary name, fsync, rename, fsync of
- * the directory), hashed as it is written, so the file's checksum costs no
- * second read.
+ * Output goes through atomic_file (temporary name, rename, and with the
+ * sync option the fsyncs), hashed as it is written, so the file's checksum
+ * costs no second read.
+ *
+ * Chunks. When the rows held (records plus SW_ROW_COST bytes a row of
+ * sorting space) would pass the memory budget, the writer sorts them by
+ * (hash, key, input order) as above, appends them as one chunk to its
+ * chunk file (snapshot_chunks.h), and starts over with empty buffers. A
+ * row's input order across chunks is its seq: the bytes of records added
+ * before it, which grows with input order like an arena offset. At finish
+ * (what it still holds becomes the last chunk) the chunks are merged,
+ * with the same deduplication as above on adjacent rows of equal hash and
+ * key, three times: to count the rows kept, which sizes the index; to
+ * place them in the index as above; to stream the records after header
+ * and index. The file is thus written in order and hashed as it goes, and
+ * is the same, byte for byte, as the in-memory path would write; memory
+ * is the index, 8 bytes a slot (10 a row), plus the merge's buffers.
  */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -37,6 +51,7 @@
 
 #include "atomic_file.h"
 #include "snap_format.h"
+#include "snapshot_chunks.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +70,8 @@ enum {
     SW_PREFETCH = 16,         /* rows ahead whose records are prefetched */
     SW_ROWS_PER_BUCKET = 2,   /* sorting: rows per bucket, on average */
     SW_INSERTION_MAX = 16,    /* larger buckets are sorted with qsort */
+    SW_MERGE_SHARE = 4,       /* merge read buffers: budget / this */
+    SW_PENDING_MIN = 256,     /* first allocation of a merge's pending row */
 };
 
 /*
@@ -70,6 +87,13 @@ struct snap_row {
 #define SW_SIZE_SHIFT SNAP_OFF_BITS
 #define SW_SIZE_BIG ((UINT64_C(1) << (64 - SW_SIZE_SHIFT)) - 1)
 
+/*
+ * Memory a held row costs besides its record: its row, the row's copy in
+ * sort_rows and its share of the bucket starts there.
+ */
+#define SW_ROW_COST \
+    (2 * sizeof(struct snap_row) + sizeof(uint64_t) / SW_ROWS_PER_BUCKET)
+
 struct snap_writer {
     char *path;
     char table[SNAP_TABLE_MAX + 1];
@@ -82,6 +106,10 @@ struct snap_writer {
     uint64_t rows_cap;
     uint64_t key_bytes;           /* of the rows in the array */
     uint64_t value_bytes;
+    uint64_t budget;              /* bytes of rows held before a chunk */
+    struct snap_chunks *chunks;   /* NULL until the first chunk */
+    uint64_t chunk_rows;          /* rows in chunks */
+    uint64_t chunk_bytes;         /* bytes of records in chunks */
     bool finished;                /* finish was called: no more adds */
 };
 
@@ -149,6 +177,8 @@ int snap_writer_create(const char *path, const struct snap_writer_options *o,
     if (w->o.format == 0) {
         w->o.format = SNAP_FORMAT_NEWEST;
     }
+    w->budget = o->memory_budget ? o->memory_budget
+                                 : SNAP_WRITER_MEMORY_DEFAULT;
     *out = w;
     return 0;
 }
@@ -176,6 +206,14 @@ static bool grow(void **p, uint64_t *cap, uint64_t need, size_t sz,
     return true;
 }
 
+/* Bytes the writer's held rows cost, with sorting space (see budget). */
+static inline uint64_t held_bytes(uint64_t arena_len, uint64_t nrows)
+{
+    return arena_len + nrows * SW_ROW_COST;
+}
+
+static int write_chunk(struct snap_writer *w, char *err, size_t errlen);
+
 int snap_writer_add(struct snap_writer *w, const void *key, size_t klen,
                     const void *value, size_t vlen, uint64_t hash,
                     char *err, size_t errlen)
@@ -192,11 +230,16 @@ int snap_writer_add(struct snap_writer *w, const void *key, size_t klen,
     }
     uint64_t rec = (uint64_t)klen + vlen + 2 * SNAP_VARINT_MAX;
     if (klen >= SNAP_MAX_FILE_BYTES || vlen >= SNAP_MAX_FILE_BYTES ||
-        w->arena_len + rec > SNAP_MAX_FILE_BYTES) {
+        w->chunk_bytes + w->arena_len + rec > SNAP_MAX_FILE_BYTES) {
         return fail(EINVAL, err, errlen,
                     "snapshot writer: partition %u over the segment size "
                     "limit of %" PRIu64 " bytes", w->o.partition,
                     (uint64_t)SNAP_MAX_FILE_BYTES);
+    }
+    if (w->nrows > 0 &&
+        held_bytes(w->arena_len + rec, w->nrows + 1) > w->budget &&
+        write_chunk(w, err, errlen) != 0) {
+        return -1;
     }
     if (!grow((void **)&w->arena, &w->arena_cap, w->arena_len + rec, 1,
               SW_ARENA_MIN) ||
@@ -374,6 +417,16 @@ static void quote_key(const uint8_t *k, uint64_t klen, char *out, size_t n)
     out[o < n ? o : n - 1] = '\0';
 }
 
+/* Fails with EEXIST naming the duplicate key. */
+static int dup_error(const struct snap_writer *w, const uint8_t *key,
+                     uint64_t klen, char *err, size_t errlen)
+{
+    char q[SW_KEY_SHOWN * 4 + 8];
+    quote_key(key, klen, q, sizeof(q));
+    return fail(EEXIST, err, errlen, "duplicate key '%s' in partition %u", q,
+                w->o.partition);
+}
+
 /*
  * Sorts and deduplicates the rows; returns the number kept (at the front
  * of w->rows), or -1 with err for a duplicate under SNAP_DUP_ERROR.
@@ -411,11 +464,7 @@ static int64_t sort_and_dedupe(struct snap_writer *w, uint64_t *duplicates,
                 dup = la == lb && memcmp(ka, kb, la) == 0;
             }
             if (dup && w->o.on_duplicate == SNAP_DUP_ERROR) {
-                char q[SW_KEY_SHOWN * 4 + 8];
-                quote_key(ka, la, q, sizeof(q));
-                return fail(EEXIST, err, errlen,
-                            "duplicate key '%s' in partition %u", q,
-                            w->o.partition);
+                return dup_error(w, ka, la, err, errlen);
             }
             if (dup) {
                 (*duplicates)++; /* a later row with this key wins */
@@ -462,59 +511,88 @@ static int out_append(struct seg_out *o, const void *p, size_t n, char *err,
 }
 
 /*
- * Builds the index of rows[0, kept) (sorted by hash) in index (slots
- * words, zeroed) and sizes the data region.
+ * The index being filled in one forward pass over rows in hash order:
+ * each row goes to max(home, previous slot + 1); the few that run past the
+ * end wrap to the first free slots at the start.
  */
-static void build_index(const struct snap_writer *w, uint64_t kept,
-                        uint8_t *index, struct snap_header *h)
+struct index_fill {
+    uint8_t *index; /* slots words, zeroed */
+    uint64_t slots;
+    uint64_t next;  /* first slot after the last one filled in order */
+    uint64_t wrap;  /* next candidate slot for rows that wrap around */
+};
+
+static inline void index_place(struct index_fill *f, uint64_t hash,
+                               uint64_t off)
 {
-    uint64_t off = h->data_off;
-    uint64_t next = 0; /* first slot after the last one filled in order */
-    uint64_t wrap = 0; /* next candidate slot for rows that wrap around */
-    for (uint64_t i = 0; i < kept; i++) {
-        const struct snap_row *r = &w->rows[i];
-        uint64_t pos = snap_slot_home(r->hash, h->slots);
-        if (pos < next) {
-            pos = next;
-        }
-        if (pos < h->slots) {
-            next = pos + 1;
-        } else {
-            while (snap_le64(index + wrap * SNAP_SLOT_BYTES) != 0) {
-                wrap++;
-            }
-            pos = wrap++;
-        }
-        snap_put_le64(index + pos * SNAP_SLOT_BYTES,
-                      snap_slot_make(r->hash, off));
-        off += row_size(w, r);
+    uint64_t pos = snap_slot_home(hash, f->slots);
+    if (pos < f->next) {
+        pos = f->next;
     }
-    h->data_bytes = off - h->data_off;
+    if (pos < f->slots) {
+        f->next = pos + 1;
+    } else {
+        while (snap_le64(f->index + f->wrap * SNAP_SLOT_BYTES) != 0) {
+            f->wrap++;
+        }
+        pos = f->wrap++;
+    }
+    snap_put_le64(f->index + pos * SNAP_SLOT_BYTES, snap_slot_make(hash, off));
 }
 
-/* Streams header, index, records and footer of rows[0, kept) into o. */
-static int write_segment(const struct snap_writer *w, uint64_t kept,
-                         struct seg_out *o, struct snap_header *h,
-                         char *err, size_t errlen)
+/*
+ * Fills the header of a segment of kept rows, but for data_bytes; -1 with
+ * err if they need more slots than the format has.
+ */
+static int header_init(const struct snap_writer *w, uint64_t kept,
+                       uint64_t key_bytes, uint64_t value_bytes,
+                       struct snap_header *h, char *err, size_t errlen)
 {
-    uint8_t *index = calloc(h->slots, SNAP_SLOT_BYTES);
+    *h = (struct snap_header){
+        .format = w->o.format,
+        .partition = w->o.partition,
+        .partitions = w->o.partitions,
+        .dims = w->o.dims,
+        .version = w->o.version,
+        .rows = kept,
+        .index_off = SNAP_HEADER_BYTES,
+        .slots = snap_slots_for(kept),
+        .key_bytes = key_bytes,
+        .value_bytes = value_bytes,
+    };
+    memcpy(h->table, w->table, sizeof(h->table));
+    if (h->slots > SNAP_MAX_SLOTS) {
+        return fail(EINVAL, err, errlen,
+                    "snapshot writer: %" PRIu64 " rows are over the segment "
+                    "limit", kept);
+    }
+    h->data_off = h->index_off + h->slots * SNAP_SLOT_BYTES;
+    return 0;
+}
+
+/* Writes the records of the data region, in order, to o. */
+typedef int (*records_fn)(struct snap_writer *w, uint64_t kept,
+                          struct seg_out *o, char *err, size_t errlen);
+
+/*
+ * Streams header, index (freed once written), the records and the footer
+ * into o.
+ */
+static int write_segment(struct snap_writer *w, uint64_t kept,
+                         struct seg_out *o, const struct snap_header *h,
+                         uint8_t *index, records_fn records, char *err,
+                         size_t errlen)
+{
     o->buf = malloc(SW_OUT_BUF);
-    if (index == NULL || o->buf == NULL) {
+    if (o->buf == NULL) {
         free(index);
         return fail(ENOMEM, err, errlen, "out of memory");
-    }
-    build_index(w, kept, index, h);
-    if (h->data_off + h->data_bytes + SNAP_FOOTER_BYTES > SNAP_MAX_FILE_BYTES) {
-        free(index);
-        return fail(EINVAL, err, errlen,
-                    "snapshot writer: partition %u over the segment size "
-                    "limit of %" PRIu64 " bytes", w->o.partition,
-                    (uint64_t)SNAP_MAX_FILE_BYTES);
     }
     uint8_t header[SNAP_HEADER_BYTES];
     snap_header_encode(h, header);
     XXH3_64bits_reset(&o->hash);
     int rc = atomic_file_open(&o->file, w->path, err, errlen);
+    o->file.no_sync = !w->o.sync;
     if (rc == 0) {
         rc = out_write(o, header, sizeof(header), err, errlen);
     }
@@ -522,11 +600,8 @@ static int write_segment(const struct snap_writer *w, uint64_t kept,
         rc = out_write(o, index, h->slots * SNAP_SLOT_BYTES, err, errlen);
     }
     free(index);
-    for (uint64_t i = 0; i < kept && rc == 0; i++) {
-        const struct snap_row *r = &w->rows[i];
-        prefetch_record(w, i + SW_PREFETCH, kept);
-        rc = out_append(o, w->arena + row_off(r), row_size(w, r), err,
-                        errlen);
+    if (rc == 0) {
+        rc = records(w, kept, o, err, errlen);
     }
     if (rc == 0) {
         rc = out_flush(o, err, errlen);
@@ -540,31 +615,24 @@ static int write_segment(const struct snap_writer *w, uint64_t kept,
     return rc;
 }
 
-/* Writes the segment of rows[0, kept) and fills *info. */
-static int write_file(const struct snap_writer *w, uint64_t kept,
-                      struct snap_file_info *info, char *err, size_t errlen)
+/*
+ * Writes the segment of kept rows described by h, with its index (owned:
+ * freed here) and the records from records(), and fills *info.
+ */
+static int write_file(struct snap_writer *w, uint64_t kept,
+                      const struct snap_header *h, uint8_t *index,
+                      records_fn records, struct snap_file_info *info,
+                      char *err, size_t errlen)
 {
-    struct snap_header h = {
-        .format = w->o.format,
-        .partition = w->o.partition,
-        .partitions = w->o.partitions,
-        .dims = w->o.dims,
-        .version = w->o.version,
-        .rows = kept,
-        .index_off = SNAP_HEADER_BYTES,
-        .slots = snap_slots_for(kept),
-        .key_bytes = w->key_bytes,
-        .value_bytes = w->value_bytes,
-    };
-    memcpy(h.table, w->table, sizeof(h.table));
-    if (h.slots > SNAP_MAX_SLOTS) {
+    if (h->data_off + h->data_bytes + SNAP_FOOTER_BYTES > SNAP_MAX_FILE_BYTES) {
+        free(index);
         return fail(EINVAL, err, errlen,
-                    "snapshot writer: %" PRIu64 " rows are over the segment "
-                    "limit", kept);
+                    "snapshot writer: partition %u over the segment size "
+                    "limit of %" PRIu64 " bytes", w->o.partition,
+                    (uint64_t)SNAP_MAX_FILE_BYTES);
     }
-    h.data_off = h.index_off + h.slots * SNAP_SLOT_BYTES;
     struct seg_out o = {.file = {.fd = -1}};
-    int rc = write_segment(w, kept, &o, &h, err, errlen);
+    int rc = write_segment(w, kept, &o, h, index, records, err, errlen);
     if (rc == 0) {
         rc = atomic_file_commit(&o.file, err, errlen);
     }
@@ -576,10 +644,10 @@ static int write_file(const struct snap_writer *w, uint64_t kept,
         return -1;
     }
     info->rows = kept;
-    info->bytes = h.data_off + h.data_bytes + SNAP_FOOTER_BYTES;
+    info->bytes = h->data_off + h->data_bytes + SNAP_FOOTER_BYTES;
     info->checksum = XXH3_64bits_digest(&o.hash);
-    info->key_bytes = h.key_bytes;
-    info->value_bytes = h.value_bytes;
+    info->key_bytes = h->key_bytes;
+    info->value_bytes = h->value_bytes;
     return 0;
 }
 
@@ -594,6 +662,278 @@ static void release_rows(struct snap_writer *w)
     w->key_bytes = w->value_bytes = 0;
 }
 
+/* ---- in memory ----------------------------------------------------------- */
+
+/* The records of w->rows[0, kept), copied from the arena in hash order. */
+static int arena_records(struct snap_writer *w, uint64_t kept,
+                         struct seg_out *o, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (uint64_t i = 0; i < kept && rc == 0; i++) {
+        const struct snap_row *r = &w->rows[i];
+        prefetch_record(w, i + SW_PREFETCH, kept);
+        rc = out_append(o, w->arena + row_off(r), row_size(w, r), err,
+                        errlen);
+    }
+    return rc;
+}
+
+/* Builds the segment from the rows held in memory. */
+static int finish_in_memory(struct snap_writer *w, uint64_t *duplicates,
+                            struct snap_file_info *info, char *err,
+                            size_t errlen)
+{
+    int64_t kept = sort_and_dedupe(w, duplicates, err, errlen);
+    struct snap_header h;
+    if (kept < 0 || header_init(w, (uint64_t)kept, w->key_bytes,
+                                w->value_bytes, &h, err, errlen) != 0) {
+        return -1;
+    }
+    uint8_t *index = calloc(h.slots, SNAP_SLOT_BYTES);
+    if (index == NULL) {
+        return fail(ENOMEM, err, errlen, "out of memory");
+    }
+    struct index_fill f = {.index = index, .slots = h.slots};
+    uint64_t off = h.data_off;
+    for (uint64_t i = 0; i < (uint64_t)kept; i++) {
+        const struct snap_row *r = &w->rows[i];
+        index_place(&f, r->hash, off);
+        off += row_size(w, r);
+    }
+    h.data_bytes = off - h.data_off;
+    return write_file(w, (uint64_t)kept, &h, index, arena_records, info, err,
+                      errlen);
+}
+
+/* ---- chunks ------------------------------------------------------------- */
+
+/*
+ * Sorts the held rows by (hash, key, input order) and appends them to the
+ * chunk file as one chunk; the writer then holds no row (its buffers stay
+ * allocated for the next ones).
+ */
+static int write_chunk(struct snap_writer *w, char *err, size_t errlen)
+{
+    if (w->chunks == NULL &&
+        snap_chunks_create(w->path, (size_t)(w->budget / SW_MERGE_SHARE),
+                           &w->chunks, err, errlen) != 0) {
+        return -1;
+    }
+    if (sort_rows(w, err, errlen) != 0) {
+        return -1;
+    }
+    struct snap_row *rows = w->rows;
+    uint64_t n = w->nrows;
+    for (uint64_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && rows[j].hash == rows[i].hash; j++) {
+        }
+        if (j - i > 1) {
+            qsort_r(rows + i, j - i, sizeof(*rows), cmp_hash_key_input, w);
+        }
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        const struct snap_row *r = &rows[i];
+        prefetch_record(w, i + SW_PREFETCH, n);
+        if (snap_chunks_add(w->chunks, r->hash, w->chunk_bytes + row_off(r),
+                            w->arena + row_off(r), row_size(w, r), err,
+                            errlen) != 0) {
+            return -1;
+        }
+    }
+    if (snap_chunks_end(w->chunks, err, errlen) != 0) {
+        return -1;
+    }
+    w->chunk_rows += n;
+    w->chunk_bytes += w->arena_len;
+    w->nrows = w->arena_len = 0;
+    w->key_bytes = w->value_bytes = 0;
+    return 0;
+}
+
+/* The last row of a run of equal keys seen so far in a merge (a copy). */
+struct pending_row {
+    struct snap_chunk_row row; /* pointers into buf */
+    uint8_t *buf;              /* owned */
+    uint64_t cap;
+    bool have;
+};
+
+static int pending_set(struct pending_row *p, const struct snap_chunk_row *r)
+{
+    if (!grow((void **)&p->buf, &p->cap, r->size ? r->size : 1, 1,
+              SW_PENDING_MIN)) {
+        return -1;
+    }
+    memcpy(p->buf, r->rec, r->size);
+    p->row = *r;
+    p->row.rec = p->buf;
+    p->row.key = p->buf + (r->key - r->rec);
+    p->have = true;
+    return 0;
+}
+
+/* Takes each row the merge keeps; 0 or -1 with err. */
+typedef int (*emit_fn)(void *ctx, const struct snap_chunk_row *row,
+                       char *err, size_t errlen);
+
+/*
+ * Merges the chunks and deduplicates as the in-memory path does: of
+ * adjacent rows with equal hash and key, fails (SNAP_DUP_ERROR) or keeps
+ * the last (the latest in input order). Passes each kept row to emit, in
+ * the order of the data region.
+ */
+static int merge_rows(struct snap_writer *w, uint64_t *duplicates,
+                      emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+    struct pending_row p = {.have = false};
+    int rc = snap_chunks_merge_start(w->chunks, err, errlen);
+    *duplicates = 0;
+    while (rc == 0) {
+        struct snap_chunk_row r;
+        int n = snap_chunks_merge_next(w->chunks, &r, err, errlen);
+        if (n <= 0) {
+            rc = n;
+            break;
+        }
+        if (p.have && p.row.hash == r.hash && p.row.klen == r.klen &&
+            memcmp(p.row.key, r.key, r.klen) == 0) {
+            if (w->o.on_duplicate == SNAP_DUP_ERROR) {
+                rc = dup_error(w, r.key, r.klen, err, errlen);
+                break;
+            }
+            (*duplicates)++; /* this later row replaces the pending one */
+        } else if (p.have) {
+            rc = emit(ctx, &p.row, err, errlen);
+        }
+        if (rc == 0 && pending_set(&p, &r) != 0) {
+            rc = fail(ENOMEM, err, errlen, "out of memory");
+        }
+    }
+    if (rc == 0 && p.have) {
+        rc = emit(ctx, &p.row, err, errlen);
+    }
+    free(p.buf);
+    return rc;
+}
+
+/* The first pass: what the header needs. */
+struct merge_count {
+    uint64_t kept;
+    uint64_t data_bytes;
+    uint64_t key_bytes;
+    uint64_t value_bytes;
+};
+
+static int count_row(void *ctx, const struct snap_chunk_row *r, char *err,
+                     size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct merge_count *c = ctx;
+    c->kept++;
+    c->data_bytes += r->size;
+    c->key_bytes += r->klen;
+    c->value_bytes += r->vlen;
+    return 0;
+}
+
+/* The second pass: the index, now that its size is known. */
+struct merge_index {
+    struct index_fill f;
+    uint64_t off; /* file offset of the next record */
+};
+
+static int index_row(void *ctx, const struct snap_chunk_row *r, char *err,
+                     size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct merge_index *m = ctx;
+    index_place(&m->f, r->hash, m->off);
+    m->off += r->size;
+    return 0;
+}
+
+/* The third pass: the records into the segment. */
+struct merge_write {
+    struct seg_out *o;
+    uint64_t written;
+};
+
+static int write_row(void *ctx, const struct snap_chunk_row *r, char *err,
+                     size_t errlen)
+{
+    struct merge_write *m = ctx;
+    m->written++;
+    return out_append(m->o, r->rec, (size_t)r->size, err, errlen);
+}
+
+static int merge_records(struct snap_writer *w, uint64_t kept,
+                         struct seg_out *o, char *err, size_t errlen)
+{
+    struct merge_write m = {.o = o};
+    uint64_t duplicates;
+    if (merge_rows(w, &duplicates, write_row, &m, err, errlen) != 0) {
+        return -1;
+    }
+    if (m.written != kept) {
+        return fail(EIO, err, errlen, "snapshot writer: chunk merge gave "
+                    "%" PRIu64 " rows, then %" PRIu64, kept, m.written);
+    }
+    return 0;
+}
+
+/*
+ * Builds the segment from chunks: what is still held becomes the last
+ * chunk, then the merge runs three times: to count the rows kept (which
+ * sizes the index), to place them in the index, and to write them. The
+ * merges cost CPU (reading the chunk file, mostly from the page cache,
+ * and the heap), but memory is only the index, 8 bytes a slot.
+ */
+static int finish_chunked(struct snap_writer *w, uint64_t *duplicates,
+                          struct snap_file_info *info, char *err,
+                          size_t errlen)
+{
+    if (w->nrows > 0 && write_chunk(w, err, errlen) != 0) {
+        return -1;
+    }
+    release_rows(w);
+    if (w->chunk_rows > SNAP_MAX_SLOTS) {
+        return fail(EINVAL, err, errlen,
+                    "snapshot writer: %" PRIu64 " rows are over the segment "
+                    "limit", w->chunk_rows);
+    }
+    struct merge_count c = {.kept = 0};
+    struct snap_header h;
+    if (merge_rows(w, duplicates, count_row, &c, err, errlen) != 0 ||
+        header_init(w, c.kept, c.key_bytes, c.value_bytes, &h, err,
+                    errlen) != 0) {
+        return -1;
+    }
+    h.data_bytes = c.data_bytes;
+    uint8_t *index = calloc(h.slots, SNAP_SLOT_BYTES);
+    if (index == NULL) {
+        return fail(ENOMEM, err, errlen, "out of memory");
+    }
+    struct merge_index m = {
+        .f = {.index = index, .slots = h.slots},
+        .off = h.data_off,
+    };
+    uint64_t again;
+    if (merge_rows(w, &again, index_row, &m, err, errlen) != 0) {
+        free(index);
+        return -1;
+    }
+    if (write_file(w, c.kept, &h, index, merge_records, info, err,
+                   errlen) != 0) {
+        return -1;
+    }
+    info->chunks = snap_chunks_count(w->chunks);
+    return 0;
+}
+
+/* ---- finishing ---------------------------------------------------------- */
+
 int snap_writer_finish(struct snap_writer *w, struct snap_file_info *info,
                        char *err, size_t errlen)
 {
@@ -603,8 +943,11 @@ int snap_writer_finish(struct snap_writer *w, struct snap_file_info *info,
     w->finished = true;
     memset(info, 0, sizeof(*info));
     uint64_t duplicates = 0;
-    int64_t kept = sort_and_dedupe(w, &duplicates, err, errlen);
-    int rc = kept < 0 ? -1 : write_file(w, (uint64_t)kept, info, err, errlen);
+    bool chunked = w->chunks != NULL ||
+                   (w->nrows > 0 &&
+                    held_bytes(w->arena_len, w->nrows) > w->budget);
+    int rc = chunked ? finish_chunked(w, &duplicates, info, err, errlen)
+                     : finish_in_memory(w, &duplicates, info, err, errlen);
     int saved = errno;
     if (rc == 0) {
         info->duplicates = duplicates;
@@ -612,6 +955,7 @@ int snap_writer_finish(struct snap_writer *w, struct snap_file_info *info,
         memset(info, 0, sizeof(*info));
     }
     release_rows(w);
+    snap_chunks_destroy(&w->chunks);
     errno = saved;
     return rc;
 }
@@ -623,6 +967,7 @@ void snap_writer_destroy(struct snap_writer **wp)
         return;
     }
     release_rows(w);
+    snap_chunks_destroy(&w->chunks);
     free(w->path);
     free(w);
     *wp = NULL;

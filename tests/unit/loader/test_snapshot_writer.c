@@ -6,8 +6,11 @@
  * more, a partition with no rows, duplicates under both policies, 64-bit
  * hash collisions and index wrap-around, byte-identical output whatever
  * the input order, the atomic-write rule (nothing at the path, and no
- * temporary file, unless finish succeeds), option and row checks, and the
- * memory overhead per key against the 16-byte target.
+ * temporary file, unless finish succeeds), option and row checks, the
+ * memory overhead per key against the 16-byte target, and partitions over
+ * the memory budget, built through sorted chunks, giving the same bytes as
+ * in memory (duplicates across chunks, collisions, empty and one-row
+ * partitions) and leaving no chunk file behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -568,6 +571,303 @@ static void test_overhead_per_key(void **state)
     assert_true(overhead >= 10.0); /* the index alone is 8 / 0.8 */
 }
 
+/* ---- chunks: partitions over the memory budget -------------------------- */
+
+/* A row of a chunk test, with the hash the writer is given. */
+struct test_row {
+    uint8_t *k;
+    size_t kl;
+    uint8_t *v;
+    size_t vl;
+    uint64_t hash;
+};
+
+static struct test_row *rows_new(size_t n)
+{
+    struct test_row *r = calloc(n ? n : 1, sizeof(*r));
+    assert_non_null(r);
+    return r;
+}
+
+static void row_set(struct test_row *r, const void *k, size_t kl,
+                    const void *v, size_t vl, uint64_t hash)
+{
+    r->k = malloc(kl ? kl : 1);
+    r->v = malloc(vl ? vl : 1);
+    assert_non_null(r->k);
+    assert_non_null(r->v);
+    memcpy(r->k, k, kl);
+    memcpy(r->v, v, vl);
+    r->kl = kl;
+    r->vl = vl;
+    r->hash = hash;
+}
+
+static void rows_free(struct test_row *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].k);
+        free(r[i].v);
+    }
+    free(r);
+}
+
+/*
+ * Builds rows[0, n) into path (one partition of one) with a memory budget
+ * (0: the default); returns finish's result, fills *info and err. Checks
+ * that while the rows are added no file shows in the directory: the chunk
+ * file is unlinked as soon as it is made.
+ */
+static int build_at(const char *path, enum snap_dup_policy dup,
+                    uint64_t budget, const struct test_row *rows, size_t n,
+                    struct snap_file_info *info, char *err, size_t errlen)
+{
+    struct snap_writer_options o = opts(0, 1, dup);
+    o.memory_budget = budget;
+    struct snap_writer *w = NULL;
+    int before = dir_entries();
+    assert_int_equal(snap_writer_create(path, &o, &w, err, errlen), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (snap_writer_add(w, rows[i].k, rows[i].kl, rows[i].v, rows[i].vl,
+                            rows[i].hash, err, errlen) != 0) {
+            fail_msg("add: %s", err);
+        }
+    }
+    assert_int_equal(dir_entries(), before);
+    int rc = snap_writer_finish(w, info, err, errlen);
+    snap_writer_destroy(&w);
+    return rc;
+}
+
+/*
+ * Builds rows in memory (default budget) and with each small budget; the
+ * files must be equal byte for byte, the small budgets having gone through
+ * chunks (more than one unless the rows are few). Leaves the in-memory
+ * file at seg_path and only it; returns its info.
+ */
+static struct snap_file_info assert_chunked_same(enum snap_dup_policy dup,
+                                                 const struct test_row *rows,
+                                                 size_t n)
+{
+    static const uint64_t budgets[] = {1, 700, 4096, 64 << 10};
+    char err[256], path[160];
+    struct snap_file_info mem, ch;
+    if (build_at(seg_path, dup, 0, rows, n, &mem, err, sizeof(err)) != 0) {
+        fail_msg("in memory: %s", err);
+    }
+    assert_int_equal(mem.chunks, 0);
+    size_t mem_len;
+    uint8_t *mem_bytes = read_all(seg_path, &mem_len);
+    snprintf(path, sizeof(path), "%s/chunked.seg", tmpdir);
+    for (size_t b = 0; b < sizeof(budgets) / sizeof(budgets[0]); b++) {
+        if (build_at(path, dup, budgets[b], rows, n, &ch, err,
+                     sizeof(err)) != 0) {
+            fail_msg("budget %u: %s", (unsigned)budgets[b], err);
+        }
+        if (n > 100) {
+            assert_true(ch.chunks > 1);
+        }
+        if (budgets[b] == 1) {
+            assert_int_equal(ch.chunks, n); /* a chunk per row */
+        }
+        assert_int_equal(ch.rows, mem.rows);
+        assert_int_equal(ch.duplicates, mem.duplicates);
+        assert_int_equal(ch.bytes, mem.bytes);
+        assert_int_equal(ch.checksum, mem.checksum);
+        assert_int_equal(ch.key_bytes, mem.key_bytes);
+        assert_int_equal(ch.value_bytes, mem.value_bytes);
+        size_t len;
+        uint8_t *bytes = read_all(path, &len);
+        assert_int_equal(len, mem_len);
+        assert_memory_equal(bytes, mem_bytes, len);
+        free(bytes);
+        assert_int_equal(dir_entries(), 2); /* the two segments, no more */
+        assert_int_equal(unlink(path), 0);
+    }
+    free(mem_bytes);
+    assert_int_equal(dir_entries(), 1);
+    return mem;
+}
+
+/*
+ * Mixed rows: text and binary keys, empty values, a value larger than a
+ * chunk's read buffer, and 64-bit hash collisions between different keys
+ * (forced: the writer trusts the caller's hash), some of them at the very
+ * end of the hash range so their slots wrap around.
+ */
+static size_t mixed_rows(struct test_row *rows, uint32_t n)
+{
+    uint8_t k[64], v[256];
+    static uint8_t big[100000];
+    size_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t kl = make_key(i, k), vl = make_value(i, v);
+        uint64_t h = XXH3_64bits(k, kl);
+        if (i % 10 == 0) {
+            h = UINT64_C(0x123456789abcdef0); /* collides with other keys */
+        } else if (i % 97 == 0) {
+            h = UINT64_MAX - i % 3; /* home slot at the end: wraps */
+        }
+        if (i == n / 2) {
+            memset(big, 'B', sizeof(big));
+            row_set(&rows[m++], k, kl, big, sizeof(big), h);
+        } else {
+            row_set(&rows[m++], k, kl, v, vl, h);
+        }
+    }
+    return m;
+}
+
+/* SNAP_DUP_ERROR without duplicates: chunks give the in-memory bytes. */
+static void test_chunks_same_bytes(void **state)
+{
+    (void)state;
+    const uint32_t n = 3000;
+    struct test_row *rows = rows_new(n);
+    size_t m = mixed_rows(rows, n);
+    struct snap_file_info info = assert_chunked_same(SNAP_DUP_ERROR, rows, m);
+    assert_int_equal(info.rows, n);
+    assert_int_equal(info.duplicates, 0);
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    const uint8_t *got;
+    size_t glen;
+    for (size_t i = 0; i < m; i++) {
+        assert_true(snap_image_get(&img, rows[i].k, rows[i].kl, rows[i].hash,
+                                   &got, &glen));
+        assert_int_equal(glen, rows[i].vl);
+        assert_memory_equal(got, rows[i].v, glen);
+    }
+    free(buf);
+    rows_free(rows, m);
+}
+
+/*
+ * SNAP_DUP_LAST with duplicates far apart in the input, so in different
+ * chunks, among colliding keys too: the last row of a key in input order
+ * wins, as in memory, and the files are the same.
+ */
+static void test_chunks_dup_last(void **state)
+{
+    (void)state;
+    const uint32_t n = 2000;
+    struct test_row *rows = rows_new(3 * n + 4);
+    size_t m = mixed_rows(rows, n);
+    uint8_t k[64], v[32];
+    for (uint32_t round = 1; round <= 2; round++) {
+        for (uint32_t i = 0; i < n; i += 3) {
+            size_t kl = make_key(i, k);
+            int vl = snprintf((char *)v, sizeof(v), "round %u of %u", round,
+                              i);
+            row_set(&rows[m++], k, kl, v, (size_t)vl, rows[i].hash);
+        }
+    }
+    /* a key given first and last of all, with a colliding hash */
+    struct test_row edge;
+    row_set(&edge, "edge", 4, "first", 5, UINT64_C(0x123456789abcdef0));
+    memmove(&rows[1], &rows[0], m * sizeof(*rows));
+    rows[0] = edge;
+    m++;
+    row_set(&rows[m++], "edge", 4, "final", 5, edge.hash);
+    struct snap_file_info info = assert_chunked_same(SNAP_DUP_LAST, rows, m);
+    uint32_t repeated = (n + 2) / 3;
+    assert_int_equal(info.rows, n + 1);
+    assert_int_equal(info.duplicates, 2 * repeated + 1);
+    struct snap_image img;
+    uint8_t *buf;
+    open_image(&img, &buf, NULL);
+    const uint8_t *got;
+    size_t glen;
+    assert_true(snap_image_get(&img, "edge", 4, rows[0].hash, &got, &glen));
+    assert_int_equal(glen, 5);
+    assert_memory_equal(got, "final", 5);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t kl = make_key(i, k);
+        assert_true(snap_image_get(&img, k, kl, rows[1 + i].hash, &got,
+                                   &glen));
+        if (i % 3 == 0) {
+            int vl = snprintf((char *)v, sizeof(v), "round 2 of %u", i);
+            assert_int_equal(glen, (size_t)vl);
+            assert_memory_equal(got, v, glen);
+        } else {
+            assert_int_equal(glen, rows[1 + i].vl);
+        }
+    }
+    free(buf);
+    rows_free(rows, m);
+}
+
+/*
+ * SNAP_DUP_ERROR with one key given twice, first and last, in different
+ * chunks (and colliding with other keys): the same error as in memory,
+ * and nothing left in the directory.
+ */
+static void test_chunks_dup_error(void **state)
+{
+    (void)state;
+    const uint32_t n = 1500;
+    struct test_row *rows = rows_new(n + 2);
+    size_t m = mixed_rows(rows, n);
+    uint8_t k[64];
+    size_t kl = make_key(30, k); /* hash forced to collide (i % 10 == 0) */
+    row_set(&rows[m++], k, kl, "again", 5, rows[30].hash);
+    char mem_err[256], err[256];
+    struct snap_file_info info;
+    assert_int_equal(build_at(seg_path, SNAP_DUP_ERROR, 0, rows, m, &info,
+                              mem_err, sizeof(mem_err)), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(dir_entries(), 0);
+    static const uint64_t budgets[] = {1, 4096};
+    for (size_t b = 0; b < 2; b++) {
+        assert_int_equal(build_at(seg_path, SNAP_DUP_ERROR, budgets[b], rows,
+                                  m, &info, err, sizeof(err)), -1);
+        assert_int_equal(errno, EEXIST);
+        assert_string_equal(err, mem_err);
+        assert_int_equal(info.rows, 0);
+        assert_int_equal(info.chunks, 0);
+        assert_int_equal(dir_entries(), 0);
+    }
+    assert_non_null(strstr(err, "duplicate key '"));
+    rows_free(rows, m);
+}
+
+/*
+ * No rows, one row, and one row bigger than the budget and the smallest
+ * read buffer: the same bytes through chunks; and a writer destroyed
+ * unfinished after its first chunks leaves nothing.
+ */
+static void test_chunks_small_partitions(void **state)
+{
+    (void)state;
+    struct snap_file_info info = assert_chunked_same(SNAP_DUP_ERROR, NULL, 0);
+    assert_int_equal(info.rows, 0);
+    assert_int_equal(unlink(seg_path), 0);
+    struct test_row *rows = rows_new(1);
+    row_set(&rows[0], "only", 4, "one", 3, XXH3_64bits("only", 4));
+    info = assert_chunked_same(SNAP_DUP_LAST, rows, 1);
+    assert_int_equal(info.rows, 1);
+    assert_int_equal(unlink(seg_path), 0);
+    rows_free(rows, 1);
+    static uint8_t big[200000];
+    memset(big, 0xab, sizeof(big));
+    rows = rows_new(1);
+    row_set(&rows[0], "", 0, big, sizeof(big), XXH3_64bits("", 0));
+    info = assert_chunked_same(SNAP_DUP_ERROR, rows, 1);
+    assert_int_equal(info.value_bytes, sizeof(big));
+    assert_int_equal(unlink(seg_path), 0);
+    rows_free(rows, 1);
+
+    struct snap_writer_options o = opts(0, 1, SNAP_DUP_ERROR);
+    o.memory_budget = 1;
+    struct snap_writer *w = new_writer(&o);
+    add(w, "a", 1, "1", 1);
+    add(w, "b", 1, "2", 1);
+    add(w, "c", 1, "3", 1);
+    snap_writer_destroy(&w);
+    assert_int_equal(dir_entries(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +891,14 @@ int main(void)
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_overhead_per_key, setup_dir,
                                         teardown_dir),
+        cmocka_unit_test_setup_teardown(test_chunks_same_bytes, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_chunks_dup_last, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_chunks_dup_error, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_chunks_small_partitions,
+                                        setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
