@@ -240,6 +240,14 @@ int store_get_bytes(struct store *s, const char *key, char **data,
     return s->be->get_bytes(s->state, key, data, len, err, errlen);
 }
 
+int store_delete(struct store *s, const char *key, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    return s->be->remove(s->state, key, err, errlen);
+}
+
 int store_local_path(const struct store *s, const char *key, char *out,
                      size_t outlen, char *err, size_t errlen)
 {

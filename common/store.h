@@ -68,6 +68,13 @@ int store_get_bytes(struct store *s, const char *key, char **data,
                     size_t *len, char *err, size_t errlen);
 
 /*
+ * Deletes the object at key; deleting one that does not exist succeeds
+ * (a retry of a half-done cleanup must not fail). file:// also removes the
+ * key's directories that become empty. Returns 0, or -1 with err.
+ */
+int store_delete(struct store *s, const char *key, char *err, size_t errlen);
+
+/*
  * The path of the local file that holds key, for stores whose objects are
  * files on this machine (file://), so a reader can map an object in place
  * instead of copying it. Returns 0, or -1 with err for a store without

@@ -43,6 +43,8 @@ struct store_backend {
                     char *err, size_t errlen);
     int (*get_bytes)(void *state, const char *key, char **data, size_t *len,
                      char *err, size_t errlen);
+    /* Removes the object; a missing one is not an error. */
+    int (*remove)(void *state, const char *key, char *err, size_t errlen);
     /*
      * The local file holding key, for backends whose objects are files on
      * this machine; NULL for a backend without local files.

@@ -292,6 +292,34 @@ static int file_get_bytes(void *state, const char *key, char **data,
     return 0;
 }
 
+static int file_remove(void *state, const char *key, char *err,
+                       size_t errlen)
+{
+    struct file_store *fs = state;
+    char *path = object_path(fs, key, err, errlen);
+    if (path == NULL) {
+        return -1;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot delete object '%s' (%s): %s", key, path,
+                 strerror(errno));
+        free(path);
+        return -1;
+    }
+    /* Directories of the key left empty go too (rmdir refuses others). */
+    size_t rootlen = strlen(fs->root);
+    for (char *slash = strrchr(path, '/');
+         slash != NULL && (size_t)(slash - path) > rootlen;
+         slash = strrchr(path, '/')) {
+        *slash = '\0';
+        if (rmdir(path) != 0) {
+            break;
+        }
+    }
+    free(path);
+    return 0;
+}
+
 static int file_local_path(const void *state, const char *key, char *out,
                            size_t outlen, char *err, size_t errlen)
 {
@@ -312,5 +340,6 @@ const struct store_backend store_file_backend = {
     .put_bytes = file_put_bytes,
     .get_file = file_get_file,
     .get_bytes = file_get_bytes,
+    .remove = file_remove,
     .local_path = file_local_path,
 };

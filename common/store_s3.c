@@ -265,6 +265,19 @@ static int s3s_get_bytes(void *state, const char *key, char **data,
     return rc;
 }
 
+static int s3s_remove(void *state, const char *key, char *err,
+                      size_t errlen)
+{
+    struct s3_store *ss = state;
+    char *k = s3s_object_key(ss, key, err, errlen);
+    if (k == NULL) {
+        return -1;
+    }
+    int rc = s3_delete(ss->client, ss->bucket, k, err, errlen);
+    free(k);
+    return rc;
+}
+
 const struct store_backend store_s3_backend = {
     .scheme = "s3://",
     .open = s3s_open,
@@ -274,5 +287,6 @@ const struct store_backend store_s3_backend = {
     .put_bytes = s3s_put_bytes,
     .get_file = s3s_get_file,
     .get_bytes = s3s_get_bytes,
+    .remove = s3s_remove,
     .local_path = NULL,
 };

@@ -51,6 +51,7 @@
 #include "snap_format.h"
 #include "spill.h"
 #include "store.h"
+#include "store_retention.h"
 #include "work_dir.h"
 
 #define LOAD_DEFAULT_PARTITIONS 256
@@ -1014,6 +1015,28 @@ static int phase_activate(struct load_ctx *x)
                 memb_status_name(st), err);
 }
 
+/*
+ * After an activation: versions of the table past --store-retain leave
+ * the store (store_retention.h). The load has succeeded already, so a
+ * failure here is only a warning; the next load tries again.
+ */
+static void retire_old_versions(struct load_ctx *x)
+{
+    struct retention_result rr;
+    char err[1024];
+    if (store_retention_apply(x->m, x->store, x->c->table,
+                              x->c->store_retain, &rr, err,
+                              sizeof(err)) != 0) {
+        log_warning("could not retire every old version of %s: %s",
+                    x->c->table, err);
+    }
+    if (rr.retired > 0) {
+        log_notice("retired %u old version(s) of %s: %llu object(s) deleted "
+                   "from the store", rr.retired, x->c->table,
+                   (unsigned long long)rr.objects);
+    }
+}
+
 /* ---- the whole load ------------------------------------------------------ */
 
 static void cleanup(struct load_ctx *x)
@@ -1137,6 +1160,7 @@ int load_run(const struct load_config *c, struct load_result *r)
             if (rc == 0) {
                 log_phase(&x, LOAD_PHASE_ACTIVATE);
                 r->state = "active";
+                retire_old_versions(&x);
             }
         }
         if (rc != 0) {

@@ -74,6 +74,7 @@ struct load_config {
     const char *work_dir;    /* parent of the scratch dir; NULL: $TMPDIR */
     uint32_t build_threads;  /* 0: 4; at most 64 */
     uint64_t build_memory;   /* per partition build; 0: the writer's default */
+    uint32_t store_retain;   /* versions kept in the store (0: 1) */
     size_t max_record;       /* longest input line/record */
     size_t spill_buffer;     /* write buffers of all run files together */
     /* Set (to the signal number) by a signal handler to stop the load. */

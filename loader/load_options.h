@@ -59,6 +59,9 @@
       "seconds to wait for the cluster to hold the version")                  \
     X(min_replicas, "min-replicas", OPTION_UINT, "0", NULL, 0,                \
       "ready replicas per partition before activating (0: max(1, R-1))")      \
+    X(store_retain, "store-retain", OPTION_UINT, "3", NULL, 0,                \
+      "versions of the table kept in the store after an activation: the "     \
+      "active one and those before it that rollback returns to")              \
     X(work_dir, "work-dir", OPTION_STR, "", NULL, 0,                          \
       "where the scratch directory goes; empty: $TMPDIR or /tmp")           \
     X(build_threads, "build-threads", OPTION_UINT, "0", NULL, 0,              \

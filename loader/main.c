@@ -245,6 +245,7 @@ static int make_config(struct load_options *o, struct load_config *c,
     c->work_dir = o->work_dir.str;
     c->build_threads = (uint32_t)o->build_threads.num;
     c->build_memory = o->build_memory.num;
+    c->store_retain = (uint32_t)o->store_retain.num;
     c->max_record = (size_t)o->max_record_size.num;
     c->spill_buffer = (size_t)o->spill_buffer.num;
     if (c->max_record == 0) {

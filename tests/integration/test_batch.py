@@ -462,8 +462,35 @@ def test_errors_and_live_table(ctx):
         eq(c.call("PING"), "PONG", "connection still usable")
 
 
+def test_store_retention(ctx):
+    """After each activation, versions past --store-retain leave the store
+    and are marked retired; rollback then cannot reach them, while the
+    kept ones stay whole."""
+    cl = Cluster(ctx)
+    srv = cl.node()
+    for tag in range(1, 5):
+        cl.load("users", tag, "--store-retain", 2)
+        wait_generation(srv, tag)
+    states = {v["version"]: v["state"] for v in
+              json.loads(cl.cli("--json", "versions", "users").stdout)}
+    eq(states, {1: "retired", 2: "retired", 3: "active", 4: "active"},
+       "version states after four loads keeping 2")
+    for v in (1, 2):
+        check(not os.path.exists(os.path.join(cl.store_dir, "users",
+                                              "v-%06d" % v)),
+              "version %d's objects left the store" % v)
+    for v in (3, 4):
+        names = sorted(os.listdir(os.path.join(cl.store_dir, "users",
+                                               "v-%06d" % v)))
+        eq(len(names), PARTS + 1, "version %d: segments and manifest" % v)
+    eq(srv.call("T.GET", "users", "k3"), b"4", "the active version serves")
+    cl.cli("rollback")
+    wait_generation(srv, 5)
+    eq(srv.call("T.GET", "users", "k3"), b"3", "rollback to the kept one")
+
+
 def main():
-    h.main([test_load_switch_pin_rollback,
+    h.main([test_load_switch_pin_rollback, test_store_retention,
             test_retention_grace_and_cold_rollback,
             test_corrupt_segment_refused, test_memory_budget_refusal,
             test_restart_reuses_local_files, test_degraded_from_saved_view,

@@ -310,6 +310,32 @@ static void test_local_path(void **state)
     assert_non_null(strstr(err, "too long"));
 }
 
+/* store_delete(): the object goes, then its empty directories; deleting
+ * again is fine; a directory still holding objects stays. */
+static void test_delete(void **state)
+{
+    (void)state;
+    char err[256], path[512];
+    assert_int_equal(store_put_bytes(st, "t/v-000003/part-00000.seg", "a", 1,
+                                     err, sizeof(err)), 0);
+    assert_int_equal(store_put_bytes(st, "t/v-000003/manifest.json", "{}", 2,
+                                     err, sizeof(err)), 0);
+    assert_int_equal(store_delete(st, "t/v-000003/part-00000.seg", err,
+                                  sizeof(err)), 0);
+    char *data;
+    size_t len;
+    assert_int_equal(store_get_bytes(st, "t/v-000003/part-00000.seg", &data,
+                                     &len, err, sizeof(err)), -1);
+    assert_int_equal(store_delete(st, "t/v-000003/part-00000.seg", err,
+                                  sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/store/t/v-000003", tmpdir);
+    assert_int_equal(access(path, F_OK), 0); /* manifest.json still there */
+    assert_int_equal(store_delete(st, "t/v-000003/manifest.json", err,
+                                  sizeof(err)), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(store_delete(st, "../x", err, sizeof(err)), -1);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -367,6 +393,7 @@ int main(void)
         T(test_uris),
         T(test_local_path),
         T(test_bandwidth_limit),
+        T(test_delete),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
