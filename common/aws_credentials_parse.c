@@ -530,7 +530,8 @@ int aws_imds_parse_role(const char *body, size_t len, char *role,
         }
         for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (!isalnum(c) && strchr("+=,.@_-", c) == NULL) {
+            /* strchr() finds a NUL byte too: its terminator matches. */
+            if (!isalnum(c) && (c == '\0' || strchr("+=,.@_-", c) == NULL)) {
                 snprintf(err, errlen, "IMDS role name has a character an "
                          "IAM role name cannot have (at byte %zu)", i);
                 return -1;

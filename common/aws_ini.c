@@ -148,6 +148,13 @@ static void scan(const char *buf, size_t len, const char *section,
         }
         const char *v = t + sep + 1;
         size_t n = tlen - sep - 1;
+        /* A value is a C string for every caller: one holding a NUL byte
+         * ends there, and is trimmed as such (else it would come back
+         * cut at the NUL but untrimmed, and "too long" when it fits). */
+        const char *nul = memchr(v, '\0', n);
+        if (nul != NULL) {
+            n = (size_t)(nul - v);
+        }
         trim(&v, &n);
         *val = v;
         *vlen = n;

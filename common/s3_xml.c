@@ -10,6 +10,7 @@
 
 #include <expat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -268,10 +269,12 @@ static int s3_list_end(struct s3_xml_parse *p, const char *text, size_t len)
         return s3_xml_keep(p, &d->etag, text);
     }
     if (s3_xml_at(p, 3, root, "Contents", "Size")) {
+        /* Digits only: strtoull alone would take " -1" as 2^64 - 1. */
         char *end = NULL;
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
-        if (len == 0 || errno != 0 || *end != '\0' || text[0] == '-') {
+        if (len == 0 || !isdigit((unsigned char)text[0]) || errno != 0 ||
+            *end != '\0') {
             snprintf(p->why, sizeof(p->why), "bad Size '%.40s'", text);
             return -1;
         }

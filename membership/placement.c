@@ -22,6 +22,12 @@
 
 #define NONE UINT32_MAX
 
+/*
+ * How many more times placement_compute() computes a result that placed
+ * replicas above a cap from itself, to settle it (see there).
+ */
+#define PLACE_SETTLE_MAX 4
+
 struct place_node {
     char id[MEMB_NAME_MAX];
     char zone[MEMB_NAME_MAX];
@@ -1163,14 +1169,15 @@ static bool build_nodes(struct compute *c, const struct place_member *ms,
     return true;
 }
 
-enum place_status placement_compute(const struct place_member *members,
-                                    size_t nmembers,
-                                    const struct place_table *tables,
-                                    size_t ntables,
-                                    const struct placement *prev,
-                                    struct placement **out,
-                                    struct place_report *report, char *err,
-                                    size_t errlen)
+/* One computation from prev, as the header comment describes. */
+static enum place_status compute_once(const struct place_member *members,
+                                      size_t nmembers,
+                                      const struct place_table *tables,
+                                      size_t ntables,
+                                      const struct placement *prev,
+                                      struct placement **out,
+                                      struct place_report *report, char *err,
+                                      size_t errlen)
 {
     if (out == NULL) {
         return fail(err, errlen, PLACE_INVALID, "no result pointer");
@@ -1287,6 +1294,78 @@ done:
     free(c.old_to_new);
     free(ms);
     free(ts);
+    return st;
+}
+
+/*
+ * Sets current to target for every table of pl that does not continue a
+ * table of prev (new or repartitioned: nothing to hand over).
+ */
+static void current_is_target(struct placement *pl,
+                              const struct placement *prev)
+{
+    for (uint32_t i = 0; i < pl->ntables; i++) {
+        struct place_tab *t = &pl->tables[i];
+        struct place_table key = {.partitions = t->partitions};
+        memcpy(key.name, t->name, sizeof(key.name));
+        if (continued(prev, &key) != NULL) {
+            continue;
+        }
+        for (uint32_t p = 0; p < t->partitions; p++) {
+            uint32_t n;
+            const uint32_t *l = lists_get(&t->target, p, &n);
+            lists_set(&t->current, p, l, n);
+        }
+    }
+}
+
+/*
+ * compute_once(), settled. A target that had to place replicas above
+ * their member's cap (phase 8) is not always a fixed point: computed
+ * again from itself with the same members and tables, phase 3 sheds
+ * those replicas and the fill may now find members with room, so the
+ * next computation would move them a second time (fuzz_placement found
+ * one: tests/fuzz/regressions/fuzz_placement/). Such a result is
+ * therefore computed again from itself, up to PLACE_SETTLE_MAX times,
+ * until its target no longer changes; current and the generation stay
+ * what they are relative to prev.
+ */
+enum place_status placement_compute(const struct place_member *members,
+                                    size_t nmembers,
+                                    const struct place_table *tables,
+                                    size_t ntables,
+                                    const struct placement *prev,
+                                    struct placement **out,
+                                    struct place_report *report, char *err,
+                                    size_t errlen)
+{
+    struct place_report rep = {0};
+    enum place_status st = compute_once(members, nmembers, tables, ntables,
+                                        prev, out, &rep, err, errlen);
+    for (int i = 0; st == PLACE_OK && rep.over_bound > 0 &&
+                    i < PLACE_SETTLE_MAX;
+         i++) {
+        struct placement *next = NULL;
+        struct place_report again = {0};
+        st = compute_once(members, nmembers, tables, ntables, *out, &next,
+                          &again, err, errlen);
+        if (st != PLACE_OK) {
+            placement_destroy(out);
+            break;
+        }
+        bool settled = placement_same_assignment(*out, next);
+        next->generation = (*out)->generation;
+        current_is_target(next, prev);
+        placement_destroy(out);
+        *out = next;
+        rep = again;
+        if (settled) {
+            break;
+        }
+    }
+    if (st == PLACE_OK && report != NULL) {
+        *report = rep;
+    }
     return st;
 }
 

@@ -46,7 +46,9 @@
  *    respected throughout. Replicas kept stay in their replica slot, so
  *    target[t][p][i] only changes where a replica really moves; with the
  *    same members and tables the target does not change at all. Without
- *    a previous placement only (4), (7) and (8) apply.
+ *    a previous placement only (4), (7) and (8) apply. A result that
+ *    needed (8) is computed again from itself (a few times at most) until
+ *    it no longer changes, so that promise holds there too.
  *  - The change between two targets, as the tests measure it: over all
  *    (table, partition) present in both, sum max(|old|, |new|) -
  *    |old ∩ new|, divided by the sum of max(|old|, |new|): the fraction of

@@ -188,6 +188,17 @@ static void test_ini_dialect(void **state)
     assert_false(aws_ini_has_section(nul, sizeof(nul) - 1, "default"));
     assert_int_equal(aws_ini_get(nul, sizeof(nul) - 1, "default", "k", v,
                                  sizeof(v)), 0);
+    /* A NUL inside a value ends it there, trimmed, and it fits by that
+     * length (fuzz_aws_credentials found "a \0b" given back untrimmed as
+     * "a ", and "-1, too long" for a buffer that holds "a"). */
+    static const char nulval[] = "[x]\nk = a \0bcdefgh\nj=\0\n";
+    char two[2];
+    assert_int_equal(aws_ini_get(nulval, sizeof(nulval) - 1, "x", "k", two,
+                                 sizeof(two)), 1);
+    assert_string_equal(two, "a");
+    assert_int_equal(aws_ini_get(nulval, sizeof(nulval) - 1, "x", "j", v,
+                                 sizeof(v)), 1);
+    assert_string_equal(v, "");
 }
 
 /* ---- times -------------------------------------------------------------- */
@@ -414,6 +425,13 @@ static void test_imds_role(void **state)
                                          sizeof(err)), -1);
     assert_int_equal(aws_imds_parse_role("abcdef", 6, role, 4, err,
                                          sizeof(err)), -1);
+    /* A NUL byte is no role character (fuzz_aws_credentials found it
+     * accepted, giving the role "" or a name cut short). */
+    assert_int_equal(aws_imds_parse_role("\0", 1, role, sizeof(role), err,
+                                         sizeof(err)), -1);
+    assert_contains(err, "cannot have");
+    assert_int_equal(aws_imds_parse_role("ab\0cd\n", 6, role, sizeof(role),
+                                         err, sizeof(err)), -1);
 }
 
 static void test_container_url(void **state)

@@ -118,6 +118,16 @@ static void test_list_refused(void **state)
     expect_list_refused("<ListBucketResult><Contents><Key>a</Key>"
                         "<Size>12x</Size></Contents></ListBucketResult>",
                         "bad Size");
+    /* strtoull would read " -1" as 2^64 - 1 and "+5" as 5: digits only. */
+    expect_list_refused("<ListBucketResult><Contents><Key>a</Key>"
+                        "<Size> -1</Size></Contents></ListBucketResult>",
+                        "bad Size");
+    expect_list_refused("<ListBucketResult><Contents><Key>a</Key>"
+                        "<Size>+5</Size></Contents></ListBucketResult>",
+                        "bad Size");
+    expect_list_refused("<ListBucketResult><Contents><Key>a</Key>"
+                        "<Size>\n5</Size></Contents></ListBucketResult>",
+                        "bad Size");
     expect_list_refused("<ListBucketResult><Contents><Size>1</Size>"
                         "</Contents></ListBucketResult>",
                         "without a Key");

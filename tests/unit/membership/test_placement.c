@@ -963,6 +963,60 @@ static void test_json_refusals(void **state)
 #undef NODES
 }
 
+/*
+ * A previous placement whose members changed zones, after which the fill
+ * had to place one replica above its member's cap (n2 on 4 partitions,
+ * cap 3) although members with room existed: computed again with the
+ * same members and tables, that replica moved (found by fuzz_placement,
+ * tests/fuzz/regressions/fuzz_placement/over_bound_not_settled.json).
+ * placement_compute() now settles such a result, so computing again
+ * changes nothing and no bound is exceeded; current still comes from prev.
+ */
+static void test_settled_after_over_bound(void **state)
+{
+    (void)state;
+    static const char prev_json[] =
+        "{\"format\":1,\"generation\":7,\"nodes\":["
+        "{\"id\":\"n2\",\"zone\":\"a\",\"capacity\":100,\"member\":true},"
+        "{\"id\":\"n3\",\"zone\":\"b\",\"capacity\":100,\"member\":true},"
+        "{\"id\":\"x\",\"zone\":\"a\",\"capacity\":50,\"member\":true}],"
+        "\"tables\":[{\"name\":\"m1\",\"partitions\":4,\"replication\":2,"
+        "\"replicas\":2,\"current\":[[0,1],[1,2],[2,1],[0,1]]}]}";
+    const struct place_member m[] = {
+        {.id = "n1", .zone = "a", .capacity = 100},
+        {.id = "n2", .zone = "b", .capacity = 100},
+        {.id = "n3", .zone = "a", .capacity = 50},
+        {.id = "n4", .zone = "", .capacity = 0},
+    };
+    struct place_table t = table("m1", 4, 2);
+    struct placement *prev = NULL;
+    char err[256] = "";
+    assert_int_equal(placement_from_json(prev_json, strlen(prev_json), &prev,
+                                         err, sizeof(err)),
+                     PLACE_OK);
+    struct place_report rep;
+    struct placement *pl = compute(m, 4, &t, 1, prev, &rep);
+    assert_int_equal(rep.over_bound, 0);
+    assert_int_equal(placement_generation(pl), 8);
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(load_of(pl, "m1", m[i].id) <= 3);
+    }
+    /* current is prev's, mapped: partition 0 is still on n2 and n3. */
+    const char *ids[4];
+    size_t n = 0;
+    assert_int_equal(placement_nodes(pl, "m1", 0, PLACE_CURRENT, ids, 4, &n),
+                     PLACE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], "n2");
+    assert_string_equal(ids[1], "n3");
+    struct placement *again = compute(m, 4, &t, 1, pl, NULL);
+    assert_true(changed(pl, again, "m1", 4) == 0.0);
+    assert_true(placement_same_assignment(pl, again));
+    placement_destroy(&again);
+    placement_destroy(&pl);
+    placement_destroy(&prev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_promotion),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_json_refusals),
+        cmocka_unit_test(test_settled_after_over_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
