@@ -46,6 +46,7 @@
 #define HTTP_RETRY_ENV_ATTEMPTS "LARDER_HTTP_RETRY_ATTEMPTS"
 #define HTTP_RETRY_ENV_BASE_MS "LARDER_HTTP_RETRY_BASE_MS"
 #define HTTP_RETRY_ENV_MAX_MS "LARDER_HTTP_RETRY_MAX_MS"
+#define HTTP_STALL_ENV_MS "LARDER_HTTP_STALL_MS"
 
 /* ---- process-wide state --------------------------------------------------- */
 
@@ -368,6 +369,17 @@ static int http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     return 0;
 }
 
+static void http_env_unsigned(const char *name, unsigned *v);
+
+/* The stall timeout of requests that set none: HTTP_DEFAULT_STALL_MS, or
+ * LARDER_HTTP_STALL_MS (tests shorten it to provoke timeouts). */
+static long http_default_stall_ms(void)
+{
+    unsigned ms = (unsigned)HTTP_DEFAULT_STALL_MS;
+    http_env_unsigned(HTTP_STALL_ENV_MS, &ms);
+    return ms > 0 ? (long)ms : HTTP_DEFAULT_STALL_MS;
+}
+
 /* Sets up x->h for req; 0, or -1 with err. */
 static int http_xfer_setup(struct http_xfer *x, const struct http_request *req,
                            struct http_response *resp, char *err,
@@ -378,7 +390,7 @@ static int http_xfer_setup(struct http_xfer *x, const struct http_request *req,
     x->req = req;
     x->resp = resp;
     x->stall_ms = req->stall_timeout_ms > 0 ? req->stall_timeout_ms
-                                            : HTTP_DEFAULT_STALL_MS;
+                                            : http_default_stall_ms();
     x->last_move_ms = http_now_ms();
     if (http_global_init() != 0) {
         snprintf(err, errlen, "cannot initialise libcurl");

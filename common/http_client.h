@@ -46,7 +46,7 @@ struct http_request {
     long timeout_ms;         /* the whole exchange; 0: no limit */
     long connect_timeout_ms; /* 0: 10 s */
     long stall_timeout_ms;   /* fail when no byte moved for this long;
-                                0: 30 s */
+                                0: 30 s, or LARDER_HTTP_STALL_MS */
     bool follow_redirects;   /* follow 3xx Location (WebHDFS OPEN) */
     bool negotiate;          /* SPNEGO (Kerberos) authentication through
                                 libcurl's GSS-API, with the ticket of the

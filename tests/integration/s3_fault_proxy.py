@@ -10,7 +10,10 @@ request, answers in its place or spoils the answer:
 - ("reset",): forwards, sends the headers and half the body, then resets
   the connection (SO_LINGER 0), as a connection dropped mid-object;
 - ("corrupt",): forwards and flips one byte in the middle of a 200 body,
-  the length unchanged.
+  the length unchanged;
+- ("stall", seconds): forwards, sends the headers and half the body, then
+  sends nothing more for that long before closing, as a server or network
+  that hangs mid-object (the client's stall timeout must fire).
 
 Each rule matches a method and a regular expression searched in the path,
 and fires `times` times (None: always). Every request is recorded (method,
@@ -24,6 +27,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -187,6 +191,11 @@ class FaultProxy:
         h.send_header("Connection", "close")
         h.end_headers()
         if h.command == "HEAD":
+            return
+        if action[0] == "stall" and len(data) > 1:
+            h.wfile.write(data[:len(data) // 2])
+            h.wfile.flush()
+            time.sleep(action[1])
             return
         if action[0] == "reset" and len(data) > 1:
             h.wfile.write(data[:len(data) // 2])

@@ -124,6 +124,9 @@ class S3:
         self.log.close()
 
 
+# The clients' stall timeout (LARDER_HTTP_STALL_MS) in these tests.
+STALL_MS = int(1500 * h.TIME_SCALE)
+
 def s3_env(s3):
     """The environment of larder's processes: dummy credentials, the proxy
     as the endpoint, short retries, nothing from the user's ~/.aws."""
@@ -142,6 +145,8 @@ def s3_env(s3):
         "LARDER_HTTP_RETRY_ATTEMPTS": "5",
         "LARDER_HTTP_RETRY_BASE_MS": "20",
         "LARDER_HTTP_RETRY_MAX_MS": "100",
+        # A hang mid-object fails after this long without a byte.
+        "LARDER_HTTP_STALL_MS": str(STALL_MS),
     }
 
 
@@ -296,6 +301,23 @@ def test_reset_mid_object_is_resumed(ctx):
           "the resume starts after the bytes received: %r" % resumed[0])
 
 
+def test_stall_mid_object_times_out_and_resumes(ctx):
+    cl = Cluster(ctx, "stall")
+    srv = cl.node()
+    proxy = cl.s3.proxy
+    proxy.add("GET", r"part-00001\.seg$", ("stall", 3 * STALL_MS / 1000),
+              times=1)
+    cl.load("users", 1)
+    wait_generation(srv, 1)
+    check_values(srv, "users", 1)
+    reqs = proxy.seen("GET", r"part-00001\.seg$")
+    eq(reqs[0].fault, "stall", "the first GET hung")
+    resumed = [r for r in reqs[1:] if r.range]
+    check(resumed, "after the stall timeout, a resumed GET: %r" % reqs)
+    check(re.match(r"bytes=[1-9]\d*-$", resumed[0].range),
+          "the resume starts after the bytes received: %r" % resumed[0])
+
+
 def test_wrong_credentials_not_retried(ctx):
     cl = Cluster(ctx, "denied")
     cl.node()
@@ -385,6 +407,7 @@ def main():
     try:
         h.main([test_publish_and_serve, test_transient_errors_are_retried,
                 test_reset_mid_object_is_resumed,
+                test_stall_mid_object_times_out_and_resumes,
                 test_wrong_credentials_not_retried,
                 test_missing_object_not_retried, test_corrupt_object_refused,
                 test_load_input_from_s3],
