@@ -754,8 +754,12 @@ static int gate_memory(struct load_ctx *x)
     x->r->min_replicas = default_min_replicas(x, live);
     struct capacity_verdict v;
     char msg[1536];
-    int rc = capacity_check(ms, n, x->table.replication, x->r->bytes,
-                            x->r->min_replicas, &v, msg, sizeof(msg));
+    /* Every live node must fit its share, not only min-replicas of them:
+     * the readiness wait ends once min-replicas are ready, possibly before
+     * a node that cannot fit has refused, and the version would then be
+     * activated on a node that has no room for it. */
+    int rc = capacity_check(ms, n, x->table.replication, x->r->bytes, live,
+                            &v, msg, sizeof(msg));
     free(ms);
     if (rc != 0) {
         return fail(x, LOAD_EXIT_MEMORY, "cluster lacks memory: %s", msg);
@@ -921,9 +925,21 @@ static int phase_wait(struct load_ctx *x)
     double timeout = (double)x->c->ready_timeout_ms / 1000.0;
     int rc = 0;
     for (;;) {
+        /* Readiness first, refusals second: a refusal recorded while the
+         * readiness was read still fails the load. */
+        enum memb_status st = membership_ready_count(
+            x->m, x->c->table, x->r->version, x->partitions, counts);
+        if (st != MEMB_OK && st != MEMB_NOTFOUND) {
+            rc = memb_fail(x, st, "reading readiness");
+            break;
+        }
+        uint32_t ready = 0;
+        for (uint32_t p = 0; p < x->partitions; p++) {
+            ready += st == MEMB_OK && counts[p] >= need;
+        }
         char node[MEMB_FIELD_MAX], reason[MEMB_FIELD_MAX];
-        enum memb_status st = membership_refusal_get(
-            x->m, x->c->table, x->r->version, node, reason);
+        st = membership_refusal_get(x->m, x->c->table, x->r->version, node,
+                                    reason);
         if (st == MEMB_OK) {
             bool memory = strcasestr(reason, "memory") != NULL;
             rc = fail(x, memory ? LOAD_EXIT_MEMORY : LOAD_EXIT_UNAVAILABLE,
@@ -935,16 +951,6 @@ static int phase_wait(struct load_ctx *x)
         if (st != MEMB_NOTFOUND) {
             rc = memb_fail(x, st, "reading refusals");
             break;
-        }
-        st = membership_ready_count(x->m, x->c->table, x->r->version,
-                                    x->partitions, counts);
-        if (st != MEMB_OK && st != MEMB_NOTFOUND) {
-            rc = memb_fail(x, st, "reading readiness");
-            break;
-        }
-        uint32_t ready = 0;
-        for (uint32_t p = 0; p < x->partitions; p++) {
-            ready += st == MEMB_OK && counts[p] >= need;
         }
         if (ready == x->partitions) {
             break;

@@ -204,11 +204,10 @@ struct ready_probe {
     struct membership *m;
     struct memb_active active;
     enum memb_status st; /* first failure */
-    /* The last (table, node) asked, and its ready partitions, sorted. */
+    /* The last table asked, and its live nodes' readiness records. */
     char table[MEMB_NAME_MAX];
-    char node[MEMB_NAME_MAX];
-    uint32_t *parts;
-    size_t nparts;
+    struct memb_ready *ready; /* sorted by node */
+    size_t nready;
 };
 
 static bool has_partition(const uint32_t *parts, size_t n, uint32_t p)
@@ -228,16 +227,18 @@ static bool has_partition(const uint32_t *parts, size_t n, uint32_t p)
     return false;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int ready_node_cmp(const void *key, const void *elem)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    return strcmp(key, ((const struct memb_ready *)elem)->node);
 }
 
 /*
  * place_ready_fn: node holds partition of table for the table's active
- * version (a table with none is ready everywhere). Ready records are read
- * once per (table, node) in a row, which is the order promotion asks in.
+ * version (a table with none is ready everywhere). Only the records of
+ * nodes not known to be dead count (membership_ready_list()): a dead
+ * node's record says what it held before it died, and promoting to it
+ * would let the last live replicas drop the partition. Records are read
+ * once per table in a row, which is the order promotion asks in.
  */
 static bool node_ready(void *arg, const char *table, uint32_t partition,
                        const char *node)
@@ -247,22 +248,22 @@ static bool node_ready(void *arg, const char *table, uint32_t partition,
     if (version == 0) {
         return true;
     }
-    if (strcmp(r->table, table) != 0 || strcmp(r->node, node) != 0) {
-        free(r->parts);
-        r->parts = NULL;
-        r->nparts = 0;
+    if (strcmp(r->table, table) != 0) {
+        membership_ready_free(r->ready, r->nready);
+        r->ready = NULL;
+        r->nready = 0;
         snprintf(r->table, sizeof(r->table), "%s", table);
-        snprintf(r->node, sizeof(r->node), "%s", node);
-        enum memb_status st = membership_ready_get(
-            r->m, table, version, node, &r->parts, &r->nparts);
-        if (st != MEMB_OK && st != MEMB_NOTFOUND && r->st == MEMB_OK) {
+        enum memb_status st = membership_ready_list(r->m, table, version,
+                                                    &r->ready, &r->nready);
+        if (st != MEMB_OK && r->st == MEMB_OK) {
             r->st = st;
         }
-        if (r->nparts > 1) {
-            qsort(r->parts, r->nparts, sizeof(*r->parts), cmp_u32);
-        }
     }
-    return has_partition(r->parts, r->nparts, partition);
+    const struct memb_ready *rec =
+        r->nready == 0 ? NULL
+                       : bsearch(node, r->ready, r->nready, sizeof(*r->ready),
+                                 ready_node_cmp);
+    return rec != NULL && has_partition(rec->partitions, rec->n, partition);
 }
 
 enum memb_status controller_promote(struct membership *m,
@@ -289,7 +290,7 @@ enum memb_status controller_promote(struct membership *m,
             return st;
         }
         long promoted = placement_promote(pl, node_ready, &probe);
-        free(probe.parts);
+        membership_ready_free(probe.ready, probe.nready);
         membership_active_free(&probe.active);
         if (probe.st != MEMB_OK) {
             placement_destroy(&pl);

@@ -15,7 +15,10 @@
  *             whose target nodes are all ready for every readable version
  *             of its table (the active one; a table with no active version
  *             has nothing to hand over and moves at once), so an old
- *             replica drops a partition only once its successors hold it.
+ *             replica drops a partition only once its successors hold it;
+ *             only the records of nodes not known to be dead count
+ *             (membership_ready_list()): a dead node's old record does not
+ *             make it a successor.
  * A lost compare-and-set is retried a few times from a fresh read.
  */
 #ifndef LARDER_CONTROLLER_H

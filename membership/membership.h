@@ -175,8 +175,9 @@ enum memb_status membership_ready_count(struct membership *m,
  * The partitions node `node` recorded ready for table/version, whether or
  * not the node is live now: *partitions is malloc'd (the caller frees it),
  * sorted and without repeats; MEMB_NOTFOUND (with *partitions NULL and *n
- * 0) if the node has no record for it. What the placement controller asks
- * before it lets an old replica drop a partition.
+ * 0) if the node has no record for it. A dead node's record stays: the
+ * placement controller asks membership_ready_list() instead before it lets
+ * an old replica drop a partition.
  */
 enum memb_status membership_ready_get(struct membership *m, const char *table,
                                       uint64_t version, const char *node,

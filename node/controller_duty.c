@@ -128,22 +128,77 @@ static size_t note_liveness(struct controller_duty *d,
 struct exclude_ctx {
     const struct controller_duty *d;
     int64_t now;
+    struct membership *m;
+    /* The placement whose targets say who is left out already: the one
+     * just applied (for the inputs' description), or NULL to read the
+     * stored one afresh (during a replace, which thus sees what its own
+     * read saw, or loses its compare-and-set and tries again). */
+    const struct placement *pl;
 };
 
-/* controller_exclude_fn: draining members, and those dead past the delay. */
+/* True if some target of pl names id. */
+static bool targeted(const struct placement *pl, const char *id)
+{
+    for (size_t t = 0; t < placement_table_count(pl); t++) {
+        struct place_table_info ti;
+        if (placement_table_at(pl, t, &ti) != PLACE_OK) {
+            continue;
+        }
+        for (uint32_t p = 0; p < ti.partitions; p++) {
+            const char *ids[PLACE_MEMBERS_MAX];
+            size_t k = 0;
+            placement_nodes(pl, ti.name, p, PLACE_TARGET, ids,
+                            PLACE_MEMBERS_MAX, &k);
+            for (size_t i = 0; i < k && i < PLACE_MEMBERS_MAX; i++) {
+                if (strcmp(ids[i], id) == 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* True if the stored (or given) placement's targets name id; true also
+ * when it cannot tell, which leaves the member to the delay. */
+static bool still_targeted(const struct exclude_ctx *x, const char *id)
+{
+    if (x->pl != NULL) {
+        return targeted(x->pl, id);
+    }
+    struct placement *pl = NULL;
+    uint64_t cas = 0;
+    char err[256];
+    if (controller_read(x->m, &pl, &cas, err, sizeof(err)) != MEMB_OK) {
+        return true;
+    }
+    bool yes = targeted(pl, id);
+    placement_destroy(&pl);
+    return yes;
+}
+
+/*
+ * controller_exclude_fn: draining members; members dead past the delay;
+ * and members not live that no target names (left out already, by an
+ * earlier holder or `larder rebalance`): a new holder counts the delay
+ * afresh, but must not hand partitions back to a node that is down.
+ */
 static bool exclude_member(void *arg, const struct memb_member *mem)
 {
     const struct exclude_ctx *x = arg;
     if (mem->draining) {
         return true;
     }
+    if (mem->live) {
+        return false;
+    }
     for (size_t j = 0; j < x->d->ndead; j++) {
-        if (strcmp(x->d->dead[j].id, mem->id) == 0) {
-            return (uint64_t)(x->now - x->d->dead[j].since_ms) >=
-                   x->d->delay_ms;
+        if (strcmp(x->d->dead[j].id, mem->id) == 0 &&
+            (uint64_t)(x->now - x->d->dead[j].since_ms) >= x->d->delay_ms) {
+            return true;
         }
     }
-    return false;
+    return !still_targeted(x, mem->id);
 }
 
 /* Appends text to the growable string *s (of *len, *cap); false if out of
@@ -200,7 +255,7 @@ static char *describe_inputs(const struct exclude_ctx *x,
 void controller_duty_run(struct controller_duty *d, struct membership *m,
                          const struct memb_member *members, size_t n,
                          const struct memb_table *tables, size_t ntables,
-                         bool placed, int64_t now_ms)
+                         const struct placement *pl, int64_t now_ms)
 {
     if (d == NULL) {
         return;
@@ -225,15 +280,16 @@ void controller_duty_run(struct controller_duty *d, struct membership *m,
                    (unsigned long long)(d->delay_ms / 1000));
     }
     size_t overdue = note_liveness(d, members, n, now_ms);
-    if (!placed) {
+    if (pl == NULL) {
         return; /* nothing to maintain until the operator places */
     }
-    struct exclude_ctx x = {.d = d, .now = now_ms};
+    char err[1024] = "";
+    struct exclude_ctx x = {.d = d, .now = now_ms, .m = m, .pl = pl};
     char *inputs = describe_inputs(&x, members, n, tables, ntables);
     if (inputs == NULL) {
         return;
     }
-    char err[1024] = "";
+    x.pl = NULL; /* the replace asks the stored placement */
     struct controller_result r;
     if (d->inputs == NULL || strcmp(inputs, d->inputs) != 0) {
         enum memb_status st =

@@ -7,9 +7,11 @@
  *   - re-places (controller_replace) when what placement is computed from
  *     changed: the members (ids, zones, capacities), the batch tables
  *     (partitions, replication: a first load creates a table), or the
- *     members left out — those not live for --rebalance-delay, and the
- *     draining ones — so a node that flaps for less than the delay causes
- *     no pulls at all.
+ *     members left out — those not live for --rebalance-delay, the
+ *     draining ones, and those not live that no target names (left out
+ *     before, by an earlier holder or `larder rebalance`: a dead node is
+ *     never handed partitions back) — so a node that flaps for less than
+ *     the delay causes no pulls at all.
  * It only maintains a placement that exists: a cluster gets its first one
  * from the operator (`larder node add`, `larder rebalance`); until then
  * every node holds every partition.
@@ -18,7 +20,7 @@
  *
  * How long a member has been dead is measured by the holder from when it
  * first saw it not live, so a new holder starts counting afresh: a
- * controller change delays a rebalance, it never hastens one.
+ * controller change delays a rebalance, it never hastens nor undoes one.
  *
  * Used by the puller thread only.
  */
@@ -30,6 +32,7 @@
 #include <stdint.h>
 
 #include "membership.h"
+#include "placement.h"
 
 struct controller_duty;
 
@@ -40,13 +43,13 @@ struct controller_duty *controller_duty_create(uint64_t rebalance_delay_ms);
  * One turn, on the membership handle m (borrowed): take the lock if free
  * (at most every few seconds), and if held do the work above. members is
  * the member list just read (with live and draining filled), tables the
- * table configs; placed tells whether a placement is stored. Failures are
- * logged once and retried on the next turn.
+ * table configs; pl the stored placement just read (borrowed; NULL when
+ * none is stored). Failures are logged once and retried on the next turn.
  */
 void controller_duty_run(struct controller_duty *d, struct membership *m,
                          const struct memb_member *members, size_t n,
                          const struct memb_table *tables, size_t ntables,
-                         bool placed, int64_t now_ms);
+                         const struct placement *pl, int64_t now_ms);
 
 /* True while this node holds the controller lock. */
 bool controller_duty_held(const struct controller_duty *d);

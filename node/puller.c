@@ -8,8 +8,10 @@
  *      placement and the members (this node's drain mark among them);
  *   3. if the map's generation differs from the view's: make sure every
  *      version it names is held, verified and mapped (pulling or
- *      re-populating the partitions this node owns), then switch all
- *      tables at once; the first successful switch makes the node "ready";
+ *      re-populating the partitions this node owns; a version whose
+ *      missing partitions do not fit in --batch-memory is refused, as a
+ *      pull would be), then switch all tables at once; the node is
+ *      "ready" while it serves the map's generation, "joining" otherwise;
  *   4. reshape mapped versions whose owned partitions changed with the
  *      placement (pull the new ones, drop the ones no longer routed here);
  *   5. pull every staged version newer than its table's active one that
@@ -107,6 +109,7 @@ struct puller {
     struct batch *b;
     struct store *store;
     struct membership *m; /* NULL while unreachable */
+    bool answered; /* m answered this cycle's reads (false: unreachable) */
 
     pthread_t thread;
     bool started;
@@ -260,7 +263,8 @@ static const char *memb_why(struct puller *p, enum memb_status st)
 static void report_memory(struct puller *p)
 {
     uint64_t used = batch_ram_bytes(p->b);
-    if (p->m == NULL || (p->reported && used == p->reported_used)) {
+    if (p->m == NULL || !p->answered ||
+        (p->reported && used == p->reported_used)) {
         return;
     }
     enum memb_status st = membership_member_memory(p->m, p->node_id,
@@ -593,9 +597,12 @@ static bool record_ready(void *arg, const char *node, uint32_t partition)
 {
     const struct ready_records *r = arg;
     const struct memb_ready *rec =
-        bsearch(node, r->list, r->n, sizeof(*r->list), ready_node_cmp);
-    return rec != NULL && bsearch(&partition, rec->partitions, rec->n,
-                                  sizeof(*rec->partitions), u32_cmp) != NULL;
+        r->n == 0 ? NULL
+                  : bsearch(node, r->list, r->n, sizeof(*r->list),
+                            ready_node_cmp);
+    return rec != NULL && rec->n > 0 &&
+           bsearch(&partition, rec->partitions, rec->n,
+                   sizeof(*rec->partitions), u32_cmp) != NULL;
 }
 
 /*
@@ -618,8 +625,8 @@ static const struct ready_cache *ready_records(struct puller *p,
         c->used = true;
         return c;
     }
-    if (p->m == NULL) {
-        return NULL;
+    if (p->m == NULL || !p->answered) {
+        return NULL; /* do not wait for a membership that does not answer */
     }
     struct memb_ready *list = NULL;
     size_t n = 0;
@@ -702,12 +709,12 @@ static void update_routes(struct puller *p, int64_t now)
                                     .live = p->nodes[i].live,
                                     .draining = p->nodes[i].draining};
     }
-    json_t *ready = p->m != NULL ? json_object() : NULL;
+    json_t *ready = p->m != NULL && p->answered ? json_object() : NULL;
     for (size_t i = 0; i < batch_held_count(p->b); i++) {
         struct batch_held *h = batch_held_at(p->b, i);
         uint32_t np = h->manifest.partitions;
         const struct ready_cache *rc = NULL;
-        if (h->segs != NULL && p->m != NULL) {
+        if (h->segs != NULL && p->m != NULL && p->answered) {
             rc = ready_records(p, h->table, h->version, now);
             if (rc != NULL && ready != NULL) {
                 add_ready_json(ready, h->table, h->version, rc->list, rc->n);
@@ -830,12 +837,17 @@ static struct batch_held *ensure_held(struct puller *p, const char *table,
 }
 
 /* Records exactly the partitions of h this node holds (again after each
- * change of them). */
+ * change of them). The workers' view (with routes for what is no longer
+ * held) is published first: a partition is advertised only once requests
+ * can read it, since the controller lets the old replicas drop it as soon
+ * as it sees the record. */
 static void mark_ready(struct puller *p, struct batch_held *h)
 {
     if (p->m == NULL || h->ready_marked || h->segs == NULL) {
         return;
     }
+    update_routes(p, wall_ms());
+    batch_commit(p->b);
     uint32_t n = h->manifest.partitions;
     uint32_t *parts = malloc((n ? n : 1) * sizeof(*parts));
     if (parts == NULL) {
@@ -879,6 +891,31 @@ static int map_version(struct puller *p, struct batch_held *h, char *err,
 
 /* ---- switching ------------------------------------------------------------ */
 
+static void refuse_version(struct puller *p, const char *table,
+                           uint64_t version, const char *reason, int64_t now);
+
+/*
+ * True if mapping what this node owns of h fits in --batch-memory; else
+ * refuses the version (reason in err) so that activating a version a node
+ * cannot hold never makes it spend memory it does not have.
+ */
+static bool switch_fits(struct puller *p, struct batch_held *h, int64_t now,
+                        char *err, size_t errlen)
+{
+    uint64_t *want = owned_parts(p, h->table, h->manifest.partitions);
+    uint64_t more = batch_held_missing_bytes(h, want);
+    free(want);
+    char reason[MEMB_FIELD_MAX];
+    if (more == 0 || batch_budget_fits(batch_budget(p->b),
+                                       batch_ram_bytes(p->b), more, reason,
+                                       sizeof(reason))) {
+        return true;
+    }
+    refuse_version(p, h->table, h->version, reason, now);
+    snprintf(err, errlen, "%s", reason);
+    return false;
+}
+
 static void log_switch(const struct memb_active *a)
 {
     char list[1024];
@@ -908,6 +945,7 @@ static void try_switch(struct puller *p, const struct cluster *cs, int64_t now)
     }
     char err[768] = "";
     const struct memb_active_entry *bad = NULL;
+    bool refused = false;
     for (size_t i = 0; i < n && bad == NULL; i++) {
         const struct memb_active_entry *e = &cs->active.entries[i];
         struct memb_version scratch;
@@ -924,9 +962,24 @@ static void try_switch(struct puller *p, const struct cluster *cs, int64_t now)
         if (hs[i] == NULL && err[0] == '\0') {
             snprintf(err, sizeof(err), "bad table name");
         }
-        if (hs[i] == NULL || map_version(p, hs[i], err, sizeof(err)) != 0) {
+        if (hs[i] != NULL && !switch_fits(p, hs[i], now, err, sizeof(err))) {
+            refused = true;
+            bad = e;
+        } else if (hs[i] == NULL ||
+                   map_version(p, hs[i], err, sizeof(err)) != 0) {
             bad = e;
         }
+    }
+    if (bad != NULL && refused) {
+        uint64_t cur = 0;
+        problem(p, "cannot switch to generation %" PRIu64 ": %s version %"
+                PRIu64 " does not fit: %s; %s", cs->active.generation,
+                bad->table, bad->version, err,
+                batch_generation(p->b, &cur)
+                    ? "still serving the previous generation"
+                    : "not ready yet");
+        free(hs);
+        return;
     }
     if (bad != NULL) {
         uint64_t cur = 0;
@@ -1014,6 +1067,29 @@ static void pull_failed(struct puller *p, const char *table, uint64_t version,
     }
 }
 
+/*
+ * Records (once) that table/version does not fit in --batch-memory, so a
+ * waiting loader fails at once, and retries it later: memory may free up.
+ */
+static void refuse_version(struct puller *p, const char *table,
+                           uint64_t version, const char *reason, int64_t now)
+{
+    struct attempt *a = attempt_get(p, table, version);
+    if (a != NULL && !a->refused) {
+        if (p->m != NULL && membership_refusal_set(p->m, table, version,
+                                                   p->node_id,
+                                                   reason) == MEMB_OK) {
+            a->refused = true;
+        }
+        log_warning("refusing to pull %s version %" PRIu64 ": %s", table,
+                    version, reason);
+        BATCH_STAT_ADD(p->b, batch_refusals_total, 1);
+    }
+    if (a != NULL) {
+        a->retry_at_ms = now + RETRY_FIRST_MS;
+    }
+}
+
 /* Pulls one staged version if it fits; refuses it if it does not. */
 static void pull_version(struct puller *p, const char *table, const struct memb_version *rec,
                          int64_t now)
@@ -1042,20 +1118,7 @@ static void pull_version(struct puller *p, const char *table, const struct memb_
     char reason[MEMB_FIELD_MAX];
     if (!batch_budget_fits(batch_budget(p->b), batch_ram_bytes(p->b), need,
                            reason, sizeof(reason))) {
-        a = attempt_get(p, table, rec->version);
-        if (a != NULL && !a->refused) {
-            enum memb_status st = membership_refusal_set(
-                p->m, table, rec->version, p->node_id, reason);
-            if (st == MEMB_OK) {
-                a->refused = true;
-            }
-            log_warning("refusing to pull %s version %" PRIu64 ": %s", table,
-                        rec->version, reason);
-            BATCH_STAT_ADD(p->b, batch_refusals_total, 1);
-        }
-        if (a != NULL) {
-            a->retry_at_ms = now + RETRY_FIRST_MS;
-        }
+        refuse_version(p, table, rec->version, reason, now);
         return;
     }
     struct timespec t0, t1;
@@ -1156,7 +1219,7 @@ static void retain_table(struct puller *p, const char *table, int64_t now,
         free(fate);
         return;
     }
-    bool connected = p->m != NULL;
+    bool connected = p->m != NULL && p->answered;
     for (size_t i = 0; i < total; i++) {
         struct batch_held *h = batch_held_at(p->b, i);
         if (strcmp(h->table, table) == 0) {
@@ -1320,14 +1383,16 @@ static void update_live_state(struct puller *p, bool ready)
 static void sync_cluster(struct puller *p, int64_t now)
 {
     struct cluster cs;
-    if (read_cluster(p, &cs) != 0) {
+    p->answered = read_cluster(p, &cs) == 0;
+    if (!p->answered) {
         batch_set_degraded(p->b, true);
         return;
     }
     apply_placement(p, cs.placement_json);
     apply_members(p, cs.members, cs.nmembers);
     controller_duty_run(p->duty, p->m, cs.members, cs.nmembers, cs.tables,
-                        cs.ntables, cs.placement_json != NULL, now);
+                        cs.ntables,
+                        cs.placement_json != NULL ? p->pl : NULL, now);
     uint64_t gen = 0;
     bool has = batch_generation(p->b, &gen);
     if (!has || gen != cs.active.generation || p->saved_partial) {
@@ -1343,7 +1408,10 @@ static void sync_cluster(struct puller *p, int64_t now)
             log_notice("ready: serving generation %" PRIu64, gen);
         }
     }
-    update_live_state(p, p->announced_ready);
+    /* "ready" only while serving the cluster's generation: a node that
+     * cannot switch (a version it has no room for, a failing pull) says
+     * "joining", so routing prefers the nodes that can. */
+    update_live_state(p, ready);
     if (!stopping(p)) {
         reshape_held(p, now);
     }
@@ -1369,6 +1437,7 @@ static void cycle(struct puller *p)
         connect_membership(p, now);
     }
     if (p->m == NULL) {
+        p->answered = false;
         uint64_t gen;
         if (!batch_generation(p->b, &gen)) {
             serve_saved(p, now);
