@@ -92,6 +92,12 @@ static int set_value(struct cli_args *a, int bit, const char *v)
         }
         a->user = v;
         return 0;
+    case CLI_OPT_BIT_ZK_AUTH:
+        if (strchr(v, ':') == NULL) {
+            return usage_error(a, "--zk-auth wants USER:PASSWORD");
+        }
+        a->zk_auth = v;
+        return 0;
     case CLI_OPT_BIT_PASSWORD_FILE:
         if (v[0] == '\0') {
             return usage_error(a, "--password-file needs a path");

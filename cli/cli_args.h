@@ -65,6 +65,9 @@
     X(USER, "user", "NAME",                                                  \
       "commands that talk to nodes: the node user to AUTH as (default: the " \
       "default user)")                                                       \
+    X(ZK_AUTH, "zk-auth", "USER:PASSWORD",                                   \
+      "ZooKeeper digest credentials for a zk:// membership (default: "       \
+      "$LARDER_ZK_AUTH, which the process list does not show)")              \
     X(PASSWORD_FILE, "password-file", "PATH",                                \
       "commands that talk to nodes: AUTH with the first line of PATH "       \
       "(default: $LARDER_PASSWORD, if set)")                                 \
@@ -117,6 +120,7 @@ struct cli_args {
     const char *node;
     const char *user;          /* --user, or NULL */
     const char *password_file; /* --password-file, or NULL */
+    const char *zk_auth;       /* --zk-auth, or NULL */
     const char *env_password;  /* $LARDER_PASSWORD (set by the caller) */
     int timeout_ms;
     uint32_t sample;        /* diff --sample */

@@ -28,7 +28,8 @@
 #include "cli_ctx.h"
 
 /* Options every command accepts. */
-#define CLI_GLOBAL_OPTS (CLI_OPT(MEMBERSHIP) | CLI_OPT(JSON) | CLI_OPT(HELP))
+#define CLI_GLOBAL_OPTS (CLI_OPT(MEMBERSHIP) | CLI_OPT(JSON) | CLI_OPT(HELP) | \
+                         CLI_OPT(ZK_AUTH))
 
 /* Options of the commands that talk to a node. */
 #define CLI_CONN_OPTS (CLI_OPT(TIMEOUT) | CLI_OPT(USER) | \

@@ -13,6 +13,10 @@ int main(int argc, char **argv)
     struct cli_args a;
     int parse_rc = cli_args_parse(&a, argc, argv, getenv("LARDER_MEMBERSHIP"));
     a.env_password = getenv("LARDER_PASSWORD");
+    /* A zk:// membership takes its digest credentials from there. */
+    if (parse_rc == 0 && a.zk_auth != NULL) {
+        setenv("LARDER_ZK_AUTH", a.zk_auth, 1);
+    }
     int rc = cli_run(&a, parse_rc, stdout, stderr);
     cli_args_free(&a);
     if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {

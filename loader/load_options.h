@@ -14,6 +14,9 @@
       "required")                                                           \
     X(store, "store", OPTION_STR, "", NULL, 0,                                \
       "snapshot store URI, e.g. file:///var/lib/larder/store; required")     \
+    X(zk_auth, "zk-auth", OPTION_STR, "", NULL, 0,                            \
+      "USER:PASSWORD for a zk:// membership's digest ACLs (default: "         \
+      "$LARDER_ZK_AUTH, which the process list does not show)")               \
     X(s3_endpoint, "s3-endpoint", OPTION_STR, "", NULL, 0,                    \
       "S3 endpoint URL for s3:// stores and inputs (MinIO, Ceph...); "        \
       "overrides $AWS_ENDPOINT_URL_S3 and $AWS_ENDPOINT_URL")                 \

@@ -306,6 +306,9 @@ int main(int argc, char **argv)
     if (rc == 0 && opts.s3_endpoint.str[0] != '\0') {
         setenv("AWS_ENDPOINT_URL_S3", opts.s3_endpoint.str, 1);
     }
+    if (rc == 0 && opts.zk_auth.str[0] != '\0') {
+        setenv("LARDER_ZK_AUTH", opts.zk_auth.str, 1);
+    }
     if (rc != 0 || make_config(&opts, &c, err, sizeof(err)) != 0) {
         fprintf(stderr, "larder-load: %s\n", err);
         if (opts.json.num) {

@@ -364,6 +364,17 @@ static int zk_setup_session(struct membership *m, int64_t deadline)
         bool done = zs->auth_done || zs->auth[0] == '\0';
         int rc = zs->auth_rc;
         pthread_mutex_unlock(&zs->mu);
+        if (done && (rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT) &&
+            deadline - mono_ms() > 0) {
+            /* The connection dropped before the server answered the
+             * credentials (a server just started, say): not a refusal.
+             * Start over with a new session and send them again. */
+            if (zk_start_session(m) != MEMB_OK) {
+                return ZK_GAVE_UP;
+            }
+            zk_nap(zs, ZK_POLL_MS);
+            continue;
+        }
         if (done && rc != ZOK) {
             memb_fail(m, MEMB_ERR,
                       "ZooKeeper %s refused the digest credentials: %s",

@@ -127,6 +127,10 @@ int main(int argc, char **argv)
     if (opts.s3_endpoint.str[0] != '\0') {
         setenv("AWS_ENDPOINT_URL_S3", opts.s3_endpoint.str, 1);
     }
+    /* Likewise a zk:// membership's digest credentials (membership.h). */
+    if (opts.zk_auth.str[0] != '\0') {
+        setenv("LARDER_ZK_AUTH", opts.zk_auth.str, 1);
+    }
 
     struct server srv;
     int rc;

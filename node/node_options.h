@@ -111,6 +111,9 @@
     X(pull_bandwidth, "pull-bandwidth", OPTION_BYTES, "0", NULL, 0,            \
       "bytes per second pulls from the store may use (e.g. 100mb; 0: no "      \
       "limit)")                                                                \
+    X(zk_auth, "zk-auth", OPTION_STR, "", NULL, 0,                             \
+      "USER:PASSWORD for a zk:// membership's digest ACLs (default: "          \
+      "$LARDER_ZK_AUTH, which the process list does not show)")                \
     X(s3_endpoint, "s3-endpoint", OPTION_STR, "", NULL, 0,                     \
       "S3 endpoint URL for an s3:// store (MinIO, Ceph...); overrides "        \
       "$AWS_ENDPOINT_URL_S3 and $AWS_ENDPOINT_URL")

@@ -364,6 +364,41 @@ def test_digest_acl(ctx):
         p.quit()
 
 
+def test_zk_auth_flags(ctx):
+    """--zk-auth on larder, larder-load and larderd gives a zk:// membership
+    the digest password (as LARDER_ZK_AUTH does)."""
+    ctx.larder_only()
+    build = os.path.dirname(os.path.dirname(ctx.opts.larderd))
+    cli = os.path.join(build, "cli", "larder")
+    if not os.access(cli, os.X_OK):
+        raise h.Skip("%s is not built" % cli)
+    cluster = fresh_name("flags")
+    owner = Probe(ctx, zk_uri(cluster, auth="larder:s3cret"))
+    owner.ok("tableput t1")
+    uri = zk_uri(cluster)
+
+    def larder(*args):
+        return subprocess.run([cli, "--membership", uri] + list(args),
+                              capture_output=True, text=True,
+                              timeout=h.scaled(30))
+
+    p = larder("table", "create", "t2", "--replication", "1")
+    check(p.returncode != 0 and "not authorised" in p.stderr,
+          "without the password the CLI cannot write: %r" % (p,))
+    p = larder("--zk-auth", "larder:s3cret", "table", "create", "t2",
+               "--replication", "1")
+    eq(p.returncode, 0, "with --zk-auth the CLI writes: %r" % (p,))
+    p = larder("--zk-auth", "nocolon", "tables")
+    eq(p.returncode, 2, "--zk-auth without a colon is a usage error")
+    srv = ctx.server(["--membership", uri, "--zk-auth", "larder:s3cret",
+                      "--node-id", "flagnode", "--data-dir",
+                      os.path.join(h.tmpdir(), "d")])
+    h.wait_until(lambda: owner.call("member flagnode").startswith(
+        "member live=1"), 20, what="the node registered with --zk-auth")
+    srv.stop_and_check()
+    owner.quit()
+
+
 def _stop_zookeeper():
     if ZK[0] is not None:
         ZK[0].stop()
@@ -379,4 +414,4 @@ if __name__ == "__main__":
     h.main([test_contract_local, test_contract_zk, test_killed_holder_local,
             test_killed_holder_zk, test_session_expiry_zk,
             test_zookeeper_restart, test_expiry_across_restart,
-            test_digest_acl], budget=240)
+            test_digest_acl, test_zk_auth_flags], budget=240)
