@@ -96,6 +96,7 @@ int cmd_node_remove(struct cli_ctx *c);
 int cmd_rebalance(struct cli_ctx *c);
 int cmd_table_create(struct cli_ctx *c);
 int cmd_table_config(struct cli_ctx *c);
+int cmd_table_drop(struct cli_ctx *c);
 int cmd_drain(struct cli_ctx *c);
 int cmd_undrain(struct cli_ctx *c);
 

@@ -20,6 +20,7 @@
 #include "cli_ctx.h"
 #include "cluster_output.h"
 #include "controller.h"
+#include "version_objects.h"
 #include "json_writer.h"
 
 _Static_assert(CLI_CAPACITY_MAX == PLACE_CAPACITY_MAX,
@@ -665,4 +666,133 @@ int cmd_drain(struct cli_ctx *c)
 int cmd_undrain(struct cli_ctx *c)
 {
     return set_drain(c, false);
+}
+
+/* ---- table drop ------------------------------------------------------------ */
+
+/* Takes table out of the active map (one CAS, retried when other tables
+ * changed meanwhile). An exit code. */
+static int deactivate(struct cli_ctx *c, const char *table)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct memb_active a;
+        enum memb_status st = membership_active_get(c->m, &a);
+        if (st != MEMB_OK) {
+            return cli_memb_failed(c, st, "cannot read the active map");
+        }
+        struct memb_active next = {0};
+        next.entries = calloc(a.n ? a.n : 1, sizeof(*next.entries));
+        if (next.entries == NULL) {
+            membership_active_free(&a);
+            return cli_say(c, CLI_EXIT_NOTFOUND, "out of memory");
+        }
+        for (size_t i = 0; i < a.n; i++) {
+            if (strcmp(a.entries[i].table, table) != 0) {
+                next.entries[next.n++] = a.entries[i];
+            }
+        }
+        uint64_t gen = a.generation;
+        membership_active_free(&a);
+        st = membership_active_cas(c->m, gen, &next);
+        free(next.entries);
+        if (st == MEMB_OK) {
+            return CLI_EXIT_OK;
+        }
+        if (st != MEMB_CONFLICT) {
+            return cli_memb_failed(c, st, "cannot change the active map");
+        }
+    }
+    return cli_say(c, CLI_EXIT_NOTFOUND, "the active map kept changing; "
+                   "try again");
+}
+
+int cmd_table_drop(struct cli_ctx *c)
+{
+    const char *name = c->pos[0];
+    if (!membership_valid_name(name)) {
+        return cli_say(c, CLI_EXIT_USAGE, "\"%s\" is not a table name", name);
+    }
+    int rc = cli_open_membership(c);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    struct memb_table t;
+    enum memb_status st = membership_table_get(c->m, name, &t);
+    if (st == MEMB_NOTFOUND) {
+        return cli_say(c, CLI_EXIT_NOTFOUND, "no table %s", name);
+    }
+    if (st != MEMB_OK) {
+        return cli_memb_failed(c, st, "cannot read the table config");
+    }
+    struct memb_lock *lock = NULL;
+    st = membership_lock(c->m, name, &lock);
+    if (st == MEMB_BUSY) {
+        return cli_say(c, CLI_EXIT_NOTFOUND, "refused: a load of %s is "
+                       "running", name);
+    }
+    if (st != MEMB_OK) {
+        return cli_memb_failed(c, st, "cannot take the table's load lock");
+    }
+    struct memb_active a;
+    st = membership_active_get(c->m, &a);
+    uint64_t active = st == MEMB_OK ? membership_active_version(&a, name) : 0;
+    membership_active_free(&a);
+    if (st != MEMB_OK) {
+        membership_unlock(&lock);
+        return cli_memb_failed(c, st, "cannot read the active map");
+    }
+    if (active != 0 && !c->a->force) {
+        membership_unlock(&lock);
+        return cli_say(c, CLI_EXIT_NOTFOUND, "refused: %s is active "
+                       "(version %llu); larder table drop %s --force takes "
+                       "it out of the active map first", name,
+                       (unsigned long long)active, name);
+    }
+    if (active != 0 && (rc = deactivate(c, name)) != CLI_EXIT_OK) {
+        membership_unlock(&lock);
+        return rc;
+    }
+    struct memb_version *vs = NULL;
+    size_t n = 0;
+    st = membership_version_list(c->m, name, &vs, &n);
+    if (st != MEMB_OK && st != MEMB_NOTFOUND) {
+        membership_unlock(&lock);
+        return cli_memb_failed(c, st, "cannot list the versions");
+    }
+    uint64_t objects = 0;
+    for (size_t i = 0; i < n; i++) {
+        char err[1024];
+        if (version_objects_delete(NULL, name, &vs[i], &objects, err,
+                                   sizeof(err)) != 0) {
+            free(vs);
+            membership_unlock(&lock);
+            return cli_say(c, CLI_EXIT_UNREACHABLE, "version %llu of %s: "
+                           "%s; nothing removed from membership (run it "
+                           "again)", (unsigned long long)vs[i].version, name,
+                           err);
+        }
+    }
+    free(vs);
+    st = membership_table_remove(c->m, name);
+    membership_unlock(&lock);
+    if (st != MEMB_OK) {
+        return cli_memb_failed(c, st, "cannot remove the table");
+    }
+    struct json_writer w;
+    json_begin(c, &w);
+    if (c->a->json) {
+        jw_key_str(&w, "dropped");
+        jw_str(&w, name);
+        jw_key_str(&w, "versions");
+        jw_u64(&w, n);
+        jw_key_str(&w, "objects_deleted");
+        jw_u64(&w, objects);
+    } else {
+        buf_printf(&c->text, "dropped table %s: %zu version(s), %llu "
+                   "object(s) deleted from the store\n", name, n,
+                   (unsigned long long)objects);
+    }
+    rc = place_table(c, &t, t.kind == MEMB_TABLE_BATCH, &w);
+    json_end(c, &w);
+    return rc;
 }

@@ -129,6 +129,12 @@ static const struct cli_command commands[] = {
      "do: it is\nrefused (create a new table). A batch table is re-placed "
      "when its replication\nchanges.", 1, 1, CLI_TABLE_OPTS,
      cmd_table_config},
+    {"table drop", "TABLE", "remove a table, its versions and their files",
+     "Deletes every version's files from the store, the table's records, "
+     "and\nre-places the others. Refused while the table is active, unless "
+     "--force,\nwhich first takes it out of the active map (clients then "
+     "get -NOTABLE), and\nwhile a load of it runs. Version numbers are never "
+     "reused.", 1, 1, CLI_OPT(FORCE), cmd_table_drop},
     {"drain", "NODE", "move a member's partitions away",
      "Marks the member draining (the mark outlives its restarts) and "
      "recomputes the\nplacement without it. Refused for the last member not "

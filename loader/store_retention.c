@@ -13,49 +13,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "manifest.h"
-#include "manifest_fetch.h"
-
-/*
- * Deletes one version's objects: those its manifest lists, from the store
- * its record names; without a readable manifest (a load that failed before
- * publishing it), the conventional keys of rec->partitions segments from
- * fallback. The manifest goes last, so a retry still finds the list.
- */
-static int delete_objects(struct store *fallback, const char *table,
-                          const struct memb_version *rec, uint64_t *objects,
-                          char *err, size_t errlen)
-{
-    struct manifest mf;
-    struct store *s = NULL;
-    char why[512] = "";
-    bool listed = rec->manifest_uri[0] != '\0' &&
-                  manifest_fetch(rec->manifest_uri, 0, table, rec->version,
-                                 &mf, &s, why, sizeof(why)) == 0;
-    struct store *from = listed ? s : fallback;
-    char key[512];
-    int rc = 0;
-    uint32_t n = listed ? mf.partitions : rec->partitions;
-    for (uint32_t p = 0; p < n && rc == 0; p++) {
-        if (listed) {
-            snprintf(key, sizeof(key), "%s", mf.files[p].key);
-        } else if (manifest_segment_key(key, sizeof(key), table,
-                                        rec->version, p) != 0) {
-            continue;
-        }
-        rc = store_delete(from, key, err, errlen);
-        *objects += rc == 0;
-    }
-    if (rc == 0 && manifest_key(key, sizeof(key), table, rec->version) == 0) {
-        rc = store_delete(from, key, err, errlen);
-        *objects += rc == 0;
-    }
-    if (listed) {
-        manifest_free(&mf);
-        store_close(&s);
-    }
-    return rc;
-}
+#include "version_objects.h"
 
 int store_retention_apply(struct membership *m, struct store *s,
                           const char *table, uint32_t keep,
@@ -100,7 +58,8 @@ int store_retention_apply(struct membership *m, struct store *s,
             continue;
         }
         char why[768] = "";
-        if (delete_objects(s, table, v, &r->objects, why, sizeof(why)) != 0) {
+        if (version_objects_delete(s, table, v, &r->objects, why,
+                                   sizeof(why)) != 0) {
             if (rc == 0) {
                 snprintf(err, errlen, "%s version %" PRIu64 ": %s", table,
                          v->version, why);

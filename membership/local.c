@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -421,6 +422,64 @@ static int table_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct memb_table *)a)->name,
                   ((const struct memb_table *)b)->name);
+}
+
+/* nftw callback: removes what it is given (deepest first). */
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Removes the directory tree at path; a missing one is fine. */
+static enum memb_status remove_tree(struct membership *m, const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        return errno == ENOENT ? MEMB_OK
+                               : memb_fail(m, MEMB_ERR, "stat %s: %s", path,
+                                           strerror(errno));
+    }
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        return memb_fail(m, MEMB_ERR, "cannot remove %s: %s", path,
+                         strerror(errno));
+    }
+    return MEMB_OK;
+}
+
+/* The config goes first, so a half-done removal shows no table; the
+ * version counter (tables/<t>/version-counter) stays. */
+static enum memb_status local_table_remove(struct membership *m,
+                                           const char *name)
+{
+    char path[PATH_MAX];
+    enum memb_status st = lpath(m, path, "tables/%s/config.json", name);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        return memb_fail(m, MEMB_ERR, "unlink %s: %s", path, strerror(errno));
+    }
+    st = lpath(m, path, "tables/%s/versions", name);
+    if (st == MEMB_OK) {
+        st = remove_tree(m, path);
+    }
+    if (st == MEMB_OK) {
+        st = lpath(m, path, "ready/%s", name);
+    }
+    if (st == MEMB_OK) {
+        st = remove_tree(m, path);
+    }
+    if (st == MEMB_OK) {
+        st = lpath(m, path, "refusals/%s", name);
+    }
+    if (st == MEMB_OK) {
+        st = remove_tree(m, path);
+    }
+    return st;
 }
 
 static enum memb_status local_table_list(struct membership *m,
@@ -1575,6 +1634,7 @@ const struct memb_backend memb_local_backend = {
     .close = local_close,
     .table_put = local_table_put,
     .table_get = local_table_get,
+    .table_remove = local_table_remove,
     .table_list = local_table_list,
     .version_alloc = local_version_alloc,
     .version_put = local_version_put,

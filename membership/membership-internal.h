@@ -48,6 +48,8 @@ struct memb_backend {
                                   const struct memb_table *t);
     enum memb_status (*table_get)(struct membership *m, const char *name,
                                   struct memb_table *out);
+    /* The table has a config and is not active (checked by the caller). */
+    enum memb_status (*table_remove)(struct membership *m, const char *name);
     enum memb_status (*table_list)(struct membership *m,
                                    struct memb_table **out, size_t *n);
 

@@ -250,6 +250,33 @@ enum memb_status membership_table_get(struct membership *m, const char *name,
     return m->backend->table_get(m, name, out);
 }
 
+enum memb_status membership_table_remove(struct membership *m,
+                                         const char *name)
+{
+    if (name == NULL || !membership_valid_name(name)) {
+        return memb_fail(m, MEMB_INVALID, "bad table name");
+    }
+    struct memb_table t;
+    enum memb_status st = m->backend->table_get(m, name, &t);
+    if (st != MEMB_OK) {
+        return st == MEMB_NOTFOUND
+                   ? memb_fail(m, MEMB_NOTFOUND, "no table %s", name)
+                   : st;
+    }
+    struct memb_active a;
+    st = m->backend->active_get(m, &a);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    uint64_t active = membership_active_version(&a, name);
+    membership_active_free(&a);
+    if (active != 0) {
+        return memb_fail(m, MEMB_BUSY, "table %s is active (version %llu)",
+                         name, (unsigned long long)active);
+    }
+    return m->backend->table_remove(m, name);
+}
+
 enum memb_status membership_table_list(struct membership *m,
                                        struct memb_table **out, size_t *n)
 {

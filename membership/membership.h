@@ -92,6 +92,16 @@ enum memb_status membership_table_get(struct membership *m, const char *name,
                                       struct memb_table *out);
 
 /*
+ * Removes a table: its config, its version records, readiness and
+ * refusals. Its version counter stays, so a table created again under the
+ * name never reuses a number. MEMB_NOTFOUND if it has no config; MEMB_BUSY
+ * while the active map names it (take it out of the map first). Deleting
+ * its versions' store objects is the caller's job (version_objects.h).
+ */
+enum memb_status membership_table_remove(struct membership *m,
+                                         const char *name);
+
+/*
  * Lists tables: *out is a malloc'd array of *n configs (the caller frees
  * it with free()), sorted by name.
  */

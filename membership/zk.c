@@ -1001,6 +1001,80 @@ static enum memb_status zk_table_get(struct membership *m, const char *name,
     return st;
 }
 
+/* Deletes the znode at path and everything below it; a missing one is
+ * fine. */
+static enum memb_status zk_delete_tree(struct membership *m, const char *path)
+{
+    struct String_vector kids;
+    int rc = zk_children(m, path, &kids);
+    if (rc == ZNONODE) {
+        return MEMB_OK;
+    }
+    if (rc != ZOK) {
+        return zk_fail(m, rc, "list", path);
+    }
+    enum memb_status st = MEMB_OK;
+    for (int32_t i = 0; st == MEMB_OK && i < kids.count; i++) {
+        char child[ZK_PATH_MAX];
+        int n = snprintf(child, sizeof(child), "%s/%s", path, kids.data[i]);
+        st = n > 0 && (size_t)n < sizeof(child)
+                 ? zk_delete_tree(m, child)
+                 : memb_fail(m, MEMB_ERR, "path too long under %s", path);
+    }
+    deallocate_String_vector(&kids);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    rc = zk_delete(m, path, -1);
+    return rc == ZOK || rc == ZNONODE ? MEMB_OK : zk_fail(m, rc, "delete", path);
+}
+
+/*
+ * The config (tables/<t>'s data) is emptied first, so a half-done removal
+ * shows no table; tables/<t>/versions stays, without children: its
+ * sequence counter keeps numbers from being reused.
+ */
+static enum memb_status zk_table_remove(struct membership *m, const char *name)
+{
+    char path[ZK_PATH_MAX];
+    enum memb_status st = zpath(m, path, "tables/%s", name);
+    if (st != MEMB_OK) {
+        return st;
+    }
+    int rc = zk_set(m, path, "", 0, -1, NULL);
+    if (rc != ZOK) {
+        return zk_fail(m, rc, "clear", path);
+    }
+    st = zpath(m, path, "tables/%s/versions", name);
+    struct String_vector kids;
+    memset(&kids, 0, sizeof(kids));
+    rc = st == MEMB_OK ? zk_children(m, path, &kids) : ZOK;
+    if (st == MEMB_OK && rc != ZOK && rc != ZNONODE) {
+        st = zk_fail(m, rc, "list", path);
+    }
+    for (int32_t i = 0; st == MEMB_OK && rc == ZOK && i < kids.count; i++) {
+        char child[ZK_PATH_MAX];
+        int n = snprintf(child, sizeof(child), "%s/%s", path, kids.data[i]);
+        st = n > 0 && (size_t)n < sizeof(child)
+                 ? zk_delete_tree(m, child)
+                 : memb_fail(m, MEMB_ERR, "path too long under %s", path);
+    }
+    deallocate_String_vector(&kids);
+    if (st == MEMB_OK) {
+        st = zpath(m, path, "ready/%s", name);
+    }
+    if (st == MEMB_OK) {
+        st = zk_delete_tree(m, path);
+    }
+    if (st == MEMB_OK) {
+        st = zpath(m, path, "refusals/%s", name);
+    }
+    if (st == MEMB_OK) {
+        st = zk_delete_tree(m, path);
+    }
+    return st;
+}
+
 static enum memb_status zk_table_list(struct membership *m,
                                       struct memb_table **out, size_t *n)
 {
@@ -2233,6 +2307,7 @@ const struct memb_backend memb_zk_backend = {
     .close = zk_close,
     .table_put = zk_table_put,
     .table_get = zk_table_get,
+    .table_remove = zk_table_remove,
     .table_list = zk_table_list,
     .version_alloc = zk_version_alloc,
     .version_put = zk_version_put,

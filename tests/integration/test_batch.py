@@ -489,8 +489,40 @@ def test_store_retention(ctx):
     eq(srv.call("T.GET", "users", "k3"), b"3", "rollback to the kept one")
 
 
+def test_table_drop(ctx):
+    """larder table drop: refused while active without --force; with it the
+    table leaves the active map, its files the store and its records
+    membership; a new load of the name starts after the old numbers."""
+    cl = Cluster(ctx)
+    srv = cl.node()
+    cl.load("users", 1)
+    cl.load("users", 2)
+    wait_generation(srv, 2)
+    p = cl.cli("table", "drop", "users", expect=1)
+    check(b"--force" in p.stderr, "the refusal says how: %r" % p.stderr)
+    eq(srv.call("T.GET", "users", "k1"), b"2", "still served after a refusal")
+    p = cl.cli("--json", "table", "drop", "users", "--force")
+    doc = json.loads(p.stdout)
+    eq((doc["dropped"], doc["versions"]), ("users", 2), "drop summary")
+    eq(doc["objects_deleted"], 2 * (PARTS + 1), "segments and manifests")
+    check(not os.path.exists(os.path.join(cl.store_dir, "users")),
+          "the table's files left the store")
+    tables = json.loads(cl.cli("--json", "tables").stdout)
+    check("users" not in json.dumps(tables), "no table users: %r" % tables)
+    wait_generation(srv, 3)
+    r = srv.call("T.GET", "users", "k1")
+    check(isinstance(r, h.RespError), "dropped table not served: %r" % (r,))
+    cl.cli("table", "drop", "users", expect=1)  # gone already
+    cl.load("users", 3)
+    wait_generation(srv, 4)
+    eq(srv.call("T.GET", "users", "k1"), b"3", "loaded again")
+    eq(sorted(cl.staged_versions("users")), [3],
+       "the new version's number follows the old ones")
+
+
 def main():
     h.main([test_load_switch_pin_rollback, test_store_retention,
+            test_table_drop,
             test_retention_grace_and_cold_rollback,
             test_corrupt_segment_refused, test_memory_budget_refusal,
             test_restart_reuses_local_files, test_degraded_from_saved_view,

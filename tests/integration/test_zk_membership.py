@@ -390,6 +390,21 @@ def test_zk_auth_flags(ctx):
     eq(p.returncode, 0, "with --zk-auth the CLI writes: %r" % (p,))
     p = larder("--zk-auth", "nocolon", "tables")
     eq(p.returncode, 2, "--zk-auth without a colon is a usage error")
+    # table drop on ZooKeeper: the table goes, its name can be created
+    # again, and version numbers go on from where they were.
+    eq(owner.call("alloc t2"), "version 1", "a version of t2")
+    p = larder("--zk-auth", "larder:s3cret", "table", "drop", "t2")
+    eq(p.returncode, 0, "table drop on zk: %r" % (p,))
+    p = larder("--json", "tables")
+    check(p.returncode == 0 and '"t2"' not in p.stdout,
+          "t2 is gone: %r" % (p,))
+    eq(larder("--zk-auth", "larder:s3cret", "table", "drop", "t2")
+       .returncode, 1, "dropping it again: no table")
+    eq(larder("--zk-auth", "larder:s3cret", "table", "create", "t2",
+              "--replication", "1").returncode, 0, "created again")
+    r = owner.call("alloc t2")
+    check(r.startswith("version ") and int(r.split()[1]) >= 2,
+          "version numbers are not reused after a drop: %r" % r)
     srv = ctx.server(["--membership", uri, "--zk-auth", "larder:s3cret",
                       "--node-id", "flagnode", "--data-dir",
                       os.path.join(h.tmpdir(), "d")])

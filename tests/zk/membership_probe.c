@@ -588,6 +588,7 @@ static size_t parse_parts(const char *s, uint32_t *parts)
  * "<status> <message>" unless said otherwise:
  *   live ID STATE | ready T V ID P,P,.. | unready T V ID | lock T |
  *   lockcheck T | unlock T | tableput T | ping (lists tables) |
+ *   alloc T      -> "version N" (the next version number of T) |
  *   count T V N  -> "counts C0 C1 ..." |
  *   member ID    -> "member live=L state=S draining=D" or "none" |
  *   wait MS      -> "changed" / "unchanged" | pid -> the process id |
@@ -652,6 +653,14 @@ static bool run_command(struct served *s, char *line)
         struct memb_table t = {.partitions = 4};
         snprintf(t.name, sizeof(t.name), "%s", argv[1]);
         reply_status(m, membership_table_put(m, &t));
+    } else if (strcmp(cmd, "alloc") == 0 && argc == 2) {
+        uint64_t v = 0;
+        enum memb_status st = membership_version_alloc(m, argv[1], &v);
+        if (st == MEMB_OK) {
+            printf("version %llu\n", (unsigned long long)v);
+        } else {
+            reply_status(m, st);
+        }
     } else if (strcmp(cmd, "ping") == 0) {
         struct memb_table *list = NULL;
         size_t n;
