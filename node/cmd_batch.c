@@ -38,6 +38,21 @@
 #include "segment.h"
 #include "server.h"
 
+/*
+ * Under RESP3, a batch read's reply comes after an attribute naming the
+ * view generation it was read from, {"view-generation": G}, so a client
+ * notices a newer view on any reply; RESP2 clients see it in T.INFO,
+ * INFO and -WRONGNODE's refetch.
+ */
+static void reply_view_attribute(struct cmd_ctx *ctx,
+                                 const struct batch_view *v)
+{
+    if (reply_attribute(&ctx->r, 1)) {
+        reply_bulk_str(&ctx->r, "view-generation");
+        reply_int(&ctx->r, (long long)batch_view_generation(v));
+    }
+}
+
 /* The view, or NULL after replying -BUSY while the node is joining. */
 static const struct batch_view *view_or_busy(struct cmd_ctx *ctx)
 {
@@ -226,6 +241,7 @@ void cmd_tget(struct cmd_ctx *ctx)
     const char *value;
     size_t vlen;
     bool hit = lookup(vi, cmd_arg(ctx, 2), cmd_len(ctx, 2), &value, &vlen);
+    reply_view_attribute(ctx, v);
     if (hit) {
         reply_bulk(&ctx->r, value, vlen);
     } else {
@@ -309,6 +325,7 @@ void cmd_tmget(struct cmd_ctx *ctx)
         }
     }
     uint64_t hits = 0;
+    reply_view_attribute(ctx, v);
     reply_array(&ctx->r, nkeys);
     for (size_t i = 0; i < nkeys; i++) {
         const char *value;

@@ -90,6 +90,15 @@ void reply_map(struct reply *r, size_t n)
     }
 }
 
+bool reply_attribute(struct reply *r, size_t n)
+{
+    if (r->proto < 3) {
+        return false;
+    }
+    header(r->out, '|', (long long)n);
+    return true;
+}
+
 void reply_verbatim(struct reply *r, const char *p, size_t len)
 {
     if (r->proto < 3) {

@@ -7,6 +7,7 @@
 #ifndef LARDER_REPLY_H
 #define LARDER_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -36,6 +37,14 @@ void reply_null(struct reply *r);
 /* Aggregate headers; the caller then appends n (map: 2n) values. */
 void reply_array(struct reply *r, size_t n);
 void reply_map(struct reply *r, size_t n);
+
+/*
+ * An attribute header (RESP3 `|n`): n key-value pairs the caller appends,
+ * describing the reply that follows them. RESP2 has no attributes:
+ * reply_attribute() returns false and writes nothing, and the caller then
+ * writes no pairs.
+ */
+bool reply_attribute(struct reply *r, size_t n);
 
 /* A block of text: a bulk string in RESP2, a verbatim string in RESP3. */
 void reply_verbatim(struct reply *r, const char *p, size_t len);

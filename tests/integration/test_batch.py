@@ -189,7 +189,20 @@ def test_load_switch_pin_rollback(ctx):
            "LARDER.ACTIVE fields")
         eq((act[1], act[5], act[7]), (2, 0, [b"users", 2]), "LARDER.ACTIVE")
         check(act[3] > 1600000000000, "changed_ms is a Unix time in ms")
+        raw2 = c.call_raw("T.GET", "users", "k9")
+        check(not raw2.startswith(b"|"), "no attribute in RESP2: %r" % raw2)
         c.call("HELLO", "3")
+        # Under RESP3 a batch read names the view generation it was read
+        # from in an attribute ahead of the reply (generation 2 x 2^32: no
+        # placement here).
+        gen = b"%d" % (2 << 32)
+        eq(c.call_raw("T.GET", "users", "k9"),
+           b"|1\r\n$15\r\nview-generation\r\n:" + gen + b"\r\n$1\r\n2\r\n",
+           "T.GET (RESP3) with its view-generation attribute")
+        check(c.call_raw("T.MGET", "users", "k1", "k2").startswith(
+            b"|1\r\n$15\r\nview-generation\r\n:" + gen + b"\r\n*2\r\n"),
+              "T.MGET (RESP3) with the attribute")
+        eq(c.call("T.GET", "users", "k9"), b"2", "clients skip the attribute")
         act = c.call("LARDER.ACTIVE")
         eq(act[b"tables"], {b"users": 2}, "LARDER.ACTIVE (RESP3) tables")
         ti = c.call("T.INFO", "users")
