@@ -109,7 +109,8 @@ def test_usage(ctx):
     cases = [
         (("node",), "node needs a command: add|remove"),
         (("node", "frob"), 'unknown command "node frob"'),
-        (("table", "drop", "t"), 'unknown command "table drop"'),
+        (("table", "frob", "t"), 'unknown command "table frob"'),
+        (("table", "drop"), "table drop takes TABLE"),
         (("node", "add", "n1"), "node add takes ID IP:PORT"),
         (("node", "add", "bad/id", "127.0.0.1:1"), '"bad/id" is not a node '
          "id"),
