@@ -7,11 +7,17 @@
  * '/': no leading or trailing '/', no empty, "." or ".." component, so a
  * key can never name anything outside its store.
  */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "store.h"
 
 #include "store_backend.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -69,6 +75,58 @@ void store_pacer_wait(struct store_pacer *p, uint64_t bytes)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
            EINTR) {
     }
+}
+
+int store_copy_stream(store_read_fn read, void *src, const char *what,
+                      const char *dst_path, bool sync,
+                      uint64_t expected_checksum, uint64_t *checksum,
+                      struct store_pacer *pacer, char *err, size_t errlen)
+{
+    struct atomic_file af = {.fd = -1};
+    if (atomic_file_make_parent_dirs(dst_path, err, errlen) != 0 ||
+        atomic_file_open(&af, dst_path, err, errlen) != 0) {
+        return -1;
+    }
+    af.no_sync = !sync;
+    char *buf = malloc(STORE_COPY_BUF);
+    if (buf == NULL) {
+        atomic_file_abort(&af);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(src, buf, STORE_COPY_BUF, err, errlen);
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        XXH3_64bits_update(&st, buf, (size_t)n);
+        if (atomic_file_write(&af, buf, (size_t)n, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        store_pacer_wait(pacer, (uint64_t)n);
+    }
+    free(buf);
+    uint64_t sum = XXH3_64bits_digest(&st);
+    if (rc == 0 && expected_checksum != 0 && sum != expected_checksum) {
+        snprintf(err, errlen,
+                 "checksum mismatch for %s: expected %016" PRIx64
+                 ", got %016" PRIx64, what, expected_checksum, sum);
+        rc = -1;
+        errno = EIO;
+    }
+    if (rc != 0) {
+        int saved = errno;
+        atomic_file_abort(&af);
+        errno = saved;
+        return -1;
+    }
+    *checksum = sum;
+    return atomic_file_commit(&af, err, errlen);
 }
 
 int store_set_bandwidth(struct store *s, uint64_t bytes_per_s)

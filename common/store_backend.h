@@ -10,8 +10,10 @@
 #ifndef LARDER_STORE_BACKEND_H
 #define LARDER_STORE_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Limits shared by every backend. */
 #define STORE_MAX_SMALL_OBJECT ((size_t)256 << 20) /* store_get_bytes */
@@ -25,6 +27,24 @@
  */
 struct store_pacer;
 void store_pacer_wait(struct store_pacer *p, uint64_t bytes);
+
+/* A source read as read(2): > 0 bytes, 0 at its end, -1 with err. */
+typedef ssize_t (*store_read_fn)(void *src, void *buf, size_t len,
+                                 char *err, size_t errlen);
+
+/*
+ * What every backend's put_file and get_file share: copies everything
+ * read from src into dst_path atomically (temporary file, rename; fsynced
+ * when sync), through a STORE_COPY_BUF buffer, hashing it (*checksum) and
+ * pacing with pacer (NULL: no limit). When expected_checksum is not 0 and
+ * the hash differs, nothing is left at dst_path and err says "checksum
+ * mismatch for <what>: expected X, got Y" (errno EIO). Creates dst_path's
+ * missing directories. Returns 0, or -1 with err.
+ */
+int store_copy_stream(store_read_fn read, void *src, const char *what,
+                      const char *dst_path, bool sync,
+                      uint64_t expected_checksum, uint64_t *checksum,
+                      struct store_pacer *pacer, char *err, size_t errlen);
 
 struct store_backend {
     const char *scheme; /* with its "://", e.g. "file://" */

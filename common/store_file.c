@@ -6,16 +6,12 @@
  * copies out of the store are hashed on the way and placed atomically only
  * when the checksum matches.
  */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "store_backend.h"
 
 #include "atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -107,49 +103,26 @@ static int open_object(const struct file_store *fs, const char *key,
     return fd;
 }
 
-/*
- * Copies everything readable from fd into the open atomic file through a
- * buffer, hashing it on the way; what names the source in messages.
- * (Copying inside the kernel with copy_file_range and hashing through a
- * mapping measured no faster here, and the mapped pages counted in the
- * loader's RSS: docs/bench/load-rss.md.)
- */
-static int copy_hashed(int fd, const char *what, struct atomic_file *af,
-                       struct store_pacer *pacer, uint64_t *checksum,
-                       char *err, size_t errlen)
+/* A file read by store_copy_stream(); name is the file in messages. */
+struct fd_source {
+    int fd;
+    const char *name;
+};
+
+static ssize_t fd_read(void *src, void *buf, size_t len, char *err,
+                       size_t errlen)
 {
-    char *buf = malloc(STORE_COPY_BUF);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    int rc = 0;
+    struct fd_source *f = src;
     for (;;) {
-        ssize_t n = read(fd, buf, STORE_COPY_BUF);
-        if (n < 0 && errno == EINTR) {
-            continue;
+        ssize_t n = read(f->fd, buf, len);
+        if (n >= 0 || errno != EINTR) {
+            if (n < 0) {
+                snprintf(err, errlen, "cannot read %s: %s", f->name,
+                         strerror(errno));
+            }
+            return n;
         }
-        if (n < 0) {
-            snprintf(err, errlen, "cannot read %s: %s", what,
-                     strerror(errno));
-            rc = -1;
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        XXH3_64bits_update(&st, buf, (size_t)n);
-        if (atomic_file_write(af, buf, (size_t)n, err, errlen) != 0) {
-            rc = -1;
-            break;
-        }
-        store_pacer_wait(pacer, (uint64_t)n);
     }
-    free(buf);
-    *checksum = XXH3_64bits_digest(&st);
-    return rc;
 }
 
 static int file_put_file(void *state, const char *key, const char *src_path,
@@ -163,17 +136,11 @@ static int file_put_file(void *state, const char *key, const char *src_path,
         return -1;
     }
     char *dst = object_path(fs, key, err, errlen);
-    struct atomic_file af = {.fd = -1};
+    struct fd_source f = {.fd = src, .name = src_path};
     uint64_t sum = 0;
-    int rc = -1;
-    if (dst != NULL && atomic_file_make_parent_dirs(dst, err, errlen) == 0 &&
-        atomic_file_open(&af, dst, err, errlen) == 0) {
-        if (copy_hashed(src, src_path, &af, NULL, &sum, err, errlen) == 0) {
-            rc = atomic_file_commit(&af, err, errlen);
-        } else {
-            atomic_file_abort(&af);
-        }
-    }
+    int rc = dst != NULL ? store_copy_stream(fd_read, &f, src_path, dst, true,
+                                             0, &sum, NULL, err, errlen)
+                         : -1;
     close(src);
     free(dst);
     if (rc == 0 && checksum_out != NULL) {
@@ -215,27 +182,17 @@ static int file_get_file(void *state, const char *key, const char *dst_path,
     if (src < 0) {
         return -1;
     }
-    struct atomic_file af = {.fd = -1};
+    /* A copy out of the store is verified whenever it is used (store.h),
+     * so it skips the fsyncs: after a crash it is fetched again. */
+    char what[600];
+    snprintf(what, sizeof(what), "object '%s'", key);
+    struct fd_source f = {.fd = src, .name = key};
     uint64_t sum = 0;
-    int rc = -1;
-    if (atomic_file_make_parent_dirs(dst_path, err, errlen) == 0 &&
-        atomic_file_open(&af, dst_path, err, errlen) == 0) {
-        /* A copy out of the store is verified whenever it is used (store.h),
-         * so it skips the fsyncs: after a crash it is fetched again. */
-        af.no_sync = true;
-        if (copy_hashed(src, key, &af, pacer, &sum, err, errlen) != 0) {
-            atomic_file_abort(&af);
-        } else if (expected_checksum != 0 && sum != expected_checksum) {
-            atomic_file_abort(&af);
-            snprintf(err, errlen,
-                     "checksum mismatch for object '%s': expected %016" PRIx64
-                     ", got %016" PRIx64, key, expected_checksum, sum);
-            errno = EIO;
-        } else {
-            rc = atomic_file_commit(&af, err, errlen);
-        }
-    }
+    int rc = store_copy_stream(fd_read, &f, what, dst_path, false,
+                               expected_checksum, &sum, pacer, err, errlen);
+    int saved = errno;
     close(src);
+    errno = saved;
     return rc;
 }
 

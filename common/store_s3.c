@@ -17,12 +17,10 @@
 
 #include "store_backend.h"
 
-#include "atomic_file.h"
 #include "s3_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,38 +175,10 @@ static int s3s_put_bytes(void *state, const char *key, const void *data,
     return rc;
 }
 
-/* Streams the object into the open atomic file, hashing it. */
-static int s3s_copy_hashed(struct s3_reader *r, struct atomic_file *af,
-                           struct store_pacer *pacer, uint64_t *checksum,
-                           char *err, size_t errlen)
+static ssize_t s3s_read(void *src, void *buf, size_t len, char *err,
+                        size_t errlen)
 {
-    char *buf = malloc(STORE_COPY_BUF);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    int rc = 0;
-    for (;;) {
-        ssize_t n = s3_reader_read(r, buf, STORE_COPY_BUF, err, errlen);
-        if (n < 0) {
-            rc = -1;
-            break;
-        }
-        if (n == 0) {
-            break;
-        }
-        XXH3_64bits_update(&st, buf, (size_t)n);
-        if (atomic_file_write(af, buf, (size_t)n, err, errlen) != 0) {
-            rc = -1;
-            break;
-        }
-        store_pacer_wait(pacer, (uint64_t)n);
-    }
-    free(buf);
-    *checksum = XXH3_64bits_digest(&st);
-    return rc;
+    return s3_reader_read(src, buf, len, err, errlen);
 }
 
 static int s3s_get_file(void *state, const char *key, const char *dst_path,
@@ -226,25 +196,13 @@ static int s3s_get_file(void *state, const char *key, const char *dst_path,
     if (rc != 0) {
         return -1;
     }
-    struct atomic_file af = {.fd = -1};
+    /* A verified cache of the store, not fsynced: store.h. */
+    char what[1400];
+    snprintf(what, sizeof(what), "object '%s' in store s3://%s", key,
+             ss->location);
     uint64_t sum = 0;
-    rc = -1;
-    if (atomic_file_make_parent_dirs(dst_path, err, errlen) == 0 &&
-        atomic_file_open(&af, dst_path, err, errlen) == 0) {
-        af.no_sync = true; /* a verified cache of the store: store.h */
-        if (s3s_copy_hashed(r, &af, pacer, &sum, err, errlen) != 0) {
-            atomic_file_abort(&af);
-        } else if (expected_checksum != 0 && sum != expected_checksum) {
-            atomic_file_abort(&af);
-            snprintf(err, errlen,
-                     "checksum mismatch for object '%s' in store s3://%s: "
-                     "expected %016" PRIx64 ", got %016" PRIx64,
-                     key, ss->location, expected_checksum, sum);
-            errno = EIO;
-        } else {
-            rc = atomic_file_commit(&af, err, errlen);
-        }
-    }
+    rc = store_copy_stream(s3s_read, r, what, dst_path, false,
+                           expected_checksum, &sum, pacer, err, errlen);
     int saved = errno;
     s3_reader_close(&r);
     errno = saved;
