@@ -1001,9 +1001,10 @@ static enum memb_status zk_table_get(struct membership *m, const char *name,
     return st;
 }
 
-/* Deletes the znode at path and everything below it; a missing one is
- * fine. */
-static enum memb_status zk_delete_tree(struct membership *m, const char *path)
+/* Deletes everything below the znode at path, and the znode itself unless
+ * keep_root; a missing one is fine. */
+static enum memb_status zk_delete_tree(struct membership *m, const char *path,
+                                       bool keep_root)
 {
     struct String_vector kids;
     int rc = zk_children(m, path, &kids);
@@ -1018,11 +1019,11 @@ static enum memb_status zk_delete_tree(struct membership *m, const char *path)
         char child[ZK_PATH_MAX];
         int n = snprintf(child, sizeof(child), "%s/%s", path, kids.data[i]);
         st = n > 0 && (size_t)n < sizeof(child)
-                 ? zk_delete_tree(m, child)
+                 ? zk_delete_tree(m, child, false)
                  : memb_fail(m, MEMB_ERR, "path too long under %s", path);
     }
     deallocate_String_vector(&kids);
-    if (st != MEMB_OK) {
+    if (st != MEMB_OK || keep_root) {
         return st;
     }
     rc = zk_delete(m, path, -1);
@@ -1046,31 +1047,20 @@ static enum memb_status zk_table_remove(struct membership *m, const char *name)
         return zk_fail(m, rc, "clear", path);
     }
     st = zpath(m, path, "tables/%s/versions", name);
-    struct String_vector kids;
-    memset(&kids, 0, sizeof(kids));
-    rc = st == MEMB_OK ? zk_children(m, path, &kids) : ZOK;
-    if (st == MEMB_OK && rc != ZOK && rc != ZNONODE) {
-        st = zk_fail(m, rc, "list", path);
+    if (st == MEMB_OK) {
+        st = zk_delete_tree(m, path, true);
     }
-    for (int32_t i = 0; st == MEMB_OK && rc == ZOK && i < kids.count; i++) {
-        char child[ZK_PATH_MAX];
-        int n = snprintf(child, sizeof(child), "%s/%s", path, kids.data[i]);
-        st = n > 0 && (size_t)n < sizeof(child)
-                 ? zk_delete_tree(m, child)
-                 : memb_fail(m, MEMB_ERR, "path too long under %s", path);
-    }
-    deallocate_String_vector(&kids);
     if (st == MEMB_OK) {
         st = zpath(m, path, "ready/%s", name);
     }
     if (st == MEMB_OK) {
-        st = zk_delete_tree(m, path);
+        st = zk_delete_tree(m, path, false);
     }
     if (st == MEMB_OK) {
         st = zpath(m, path, "refusals/%s", name);
     }
     if (st == MEMB_OK) {
-        st = zk_delete_tree(m, path);
+        st = zk_delete_tree(m, path, false);
     }
     return st;
 }
