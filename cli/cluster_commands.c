@@ -538,10 +538,14 @@ int cmd_table_create(struct cli_ctx *c)
     return rc;
 }
 
-int cmd_table_config(struct cli_ctx *c)
+/*
+ * The config of the existing table name (a command's argument), with the
+ * membership opened; an exit code, having said why when it is not OK.
+ * create_hint adds how to create a missing table.
+ */
+static int read_table(struct cli_ctx *c, const char *name, bool create_hint,
+                      struct memb_table *t)
 {
-    const struct cli_args *a = c->a;
-    const char *name = c->pos[0];
     if (!membership_valid_name(name)) {
         return cli_say(c, CLI_EXIT_USAGE, "\"%s\" is not a table name", name);
     }
@@ -549,14 +553,27 @@ int cmd_table_config(struct cli_ctx *c)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    struct memb_table t;
-    enum memb_status st = membership_table_get(c->m, name, &t);
+    enum memb_status st = membership_table_get(c->m, name, t);
     if (st == MEMB_NOTFOUND) {
-        return cli_say(c, CLI_EXIT_NOTFOUND, "no table %s (larder table "
-                       "create %s)", name, name);
+        return create_hint ? cli_say(c, CLI_EXIT_NOTFOUND, "no table %s "
+                                     "(larder table create %s)", name, name)
+                           : cli_say(c, CLI_EXIT_NOTFOUND, "no table %s",
+                                     name);
     }
     if (st != MEMB_OK) {
         return cli_memb_failed(c, st, "cannot read the table config");
+    }
+    return CLI_EXIT_OK;
+}
+
+int cmd_table_config(struct cli_ctx *c)
+{
+    const struct cli_args *a = c->a;
+    const char *name = c->pos[0];
+    struct memb_table t;
+    int rc = read_table(c, name, true, &t);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if ((a->seen & CLI_OPT(PARTITIONS)) && a->partitions != t.partitions) {
         return cli_say(c, CLI_EXIT_NOTFOUND, "refused: changing the "
@@ -587,7 +604,7 @@ int cmd_table_config(struct cli_ctx *c)
     bool change = (a->seen & (CLI_OPT(REPLICATION) | CLI_OPT(FALLBACK_KEY) |
                               CLI_OPT(MAX_AGE))) != 0;
     if (change) {
-        st = membership_table_put(c->m, &t);
+        enum memb_status st = membership_table_put(c->m, &t);
         if (st != MEMB_OK) {
             return cli_memb_failed(c, st, "cannot change the table");
         }
@@ -709,23 +726,13 @@ static int deactivate(struct cli_ctx *c, const char *table)
 int cmd_table_drop(struct cli_ctx *c)
 {
     const char *name = c->pos[0];
-    if (!membership_valid_name(name)) {
-        return cli_say(c, CLI_EXIT_USAGE, "\"%s\" is not a table name", name);
-    }
-    int rc = cli_open_membership(c);
+    struct memb_table t;
+    int rc = read_table(c, name, false, &t);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    struct memb_table t;
-    enum memb_status st = membership_table_get(c->m, name, &t);
-    if (st == MEMB_NOTFOUND) {
-        return cli_say(c, CLI_EXIT_NOTFOUND, "no table %s", name);
-    }
-    if (st != MEMB_OK) {
-        return cli_memb_failed(c, st, "cannot read the table config");
-    }
     struct memb_lock *lock = NULL;
-    st = membership_lock(c->m, name, &lock);
+    enum memb_status st = membership_lock(c->m, name, &lock);
     if (st == MEMB_BUSY) {
         return cli_say(c, CLI_EXIT_NOTFOUND, "refused: a load of %s is "
                        "running", name);
