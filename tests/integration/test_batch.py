@@ -347,6 +347,18 @@ def test_memory_budget_refusal(ctx):
           "node logs the refusal")
 
 
+def wait_files_opened(srv, n, timeout=20):
+    """Waits until the node serves generation 2 and has opened n segment
+    files (reused or pulled), and returns its INFO. The active version is
+    published before the retention pass maps the hot one, so the generation
+    alone does not mean every file has been opened."""
+    wait_generation(srv, 2, timeout)
+    h.wait_until(lambda: h.info_int(binfo(srv), "batch_reused_total") +
+                 h.info_int(binfo(srv), "batch_pulls_total") >= n, timeout,
+                 what="the node to open %d segment files" % n)
+    return binfo(srv)
+
+
 def test_restart_reuses_local_files(ctx):
     cl = Cluster(ctx)
     srv = cl.node()
@@ -355,8 +367,7 @@ def test_restart_reuses_local_files(ctx):
     wait_generation(srv, 2)
     srv.stop_and_check()
     srv = cl.node()
-    wait_generation(srv, 2)
-    info = binfo(srv)
+    info = wait_files_opened(srv, 2 * PARTS)
     eq(h.info_int(info, "batch_pulls_total"), 0, "files pulled after restart")
     eq(h.info_int(info, "batch_reused_total"), 2 * PARTS,
        "files reused after restart (active and hot)")
@@ -367,8 +378,7 @@ def test_restart_reuses_local_files(ctx):
     flip_byte(part_path(os.path.join(cl.data, "segments"), "users", 2, 0),
               200)
     srv = cl.node()
-    wait_generation(srv, 2)
-    info = binfo(srv)
+    info = wait_files_opened(srv, 2 * PARTS)
     eq(h.info_int(info, "batch_pulls_total"), 1, "only the damaged file "
        "is pulled again")
     eq(h.info_int(info, "batch_reused_total"), 2 * PARTS - 1, "others reused")
