@@ -22,7 +22,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@
 #include "aws_credentials.h"
 #include "aws_credentials_parse.h"
 #include "aws_ini.h"
+#include "test_tmpdir.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -50,15 +50,6 @@ static const char *const aws_vars[] = {
     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
     "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
 };
-
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 /* A fresh HOME with an empty ~/.aws, every AWS_* variable unset, IMDS off. */
 static int setup(void **state)
@@ -84,7 +75,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(home);
     return 0;
 }
 

@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,12 @@
 #include <xxhash.h>
 
 #include "manifest_fetch.h"
+#include "test_tmpdir.h"
 
 static char tmpdir[64];
 static char store_uri_text[128];
 static struct store *st;
 static uint64_t sum; /* xxh3 of the published manifest of t version 7 */
-
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 /* Publishes manifest json of table/version; returns its checksum. */
 static uint64_t publish(const char *table, uint64_t version,
@@ -89,7 +80,7 @@ static int teardown(void **state)
 {
     (void)state;
     store_close(&st);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(tmpdir);
     return 0;
 }
 

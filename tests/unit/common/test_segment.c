@@ -27,7 +27,6 @@
 #include <xxhash.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 
 #include "segment.h"
 #include "snap_format.h"
+#include "test_tmpdir.h"
 
 /* ---- a test encoder ------------------------------------------------------ */
 
@@ -113,15 +113,6 @@ static char keys[NROWS][24];
 static char vals[NROWS][80];
 static struct row rows[NROWS];
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -143,7 +134,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(tmpdir);
     return 0;
 }
 

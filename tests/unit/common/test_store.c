@@ -25,20 +25,12 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "test_tmpdir.h"
 
 static char tmpdir[64];
 static char store_dir[128];
 static char uri[160];
 static struct store *st;
-
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int setup(void **state)
 {
@@ -59,7 +51,7 @@ static int teardown(void **state)
     (void)state;
     store_close(&st);
     assert_null(st);
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(tmpdir);
     return 0;
 }
 

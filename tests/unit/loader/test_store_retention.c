@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "membership.h"
 #include "store.h"
 #include "store_retention.h"
+#include "test_tmpdir.h"
 
 static char dir[64];
 static struct membership *m;
@@ -39,21 +39,12 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-                        struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     (void)state;
     store_close(&st);
     membership_close(&m);
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(dir);
     return 0;
 }
 

@@ -2,8 +2,9 @@
  * Tests of controller.h on a local: membership: replace stores a placement
  * computed from the member list and the batch tables and only stores when
  * the target changes; promote hands a partition over only once every target
- * replica recorded it ready for the active version; a lost compare-and-set
- * is retried from a fresh read.
+ * replica recorded it ready for the active version, and the records of a
+ * node whose process is gone do not count; a lost compare-and-set is
+ * retried from a fresh read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,8 @@
 #include "controller.h"
 #include "membership.h"
 #include "placement.h"
+#include "test_membership.h"
+#include "test_tmpdir.h"
 
 struct fixture {
     char dir[64];
@@ -39,20 +41,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-                        struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     membership_close(&f->m);
-    nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(f->dir);
     free(f);
     return 0;
 }
@@ -245,6 +238,96 @@ static void test_promote_waits_for_ready_targets(void **state)
     placement_destroy(&pl);
 }
 
+/* Adds partition p to node's ready record of (table, v). */
+static void record_ready(struct membership *m, const char *table, uint64_t v,
+                         const char *node, uint32_t p)
+{
+    uint32_t *held = NULL;
+    size_t nheld = 0;
+    membership_ready_get(m, table, v, node, &held, &nheld);
+    uint32_t *more = realloc(held, (nheld + 1) * sizeof(*more));
+    assert_non_null(more);
+    more[nheld++] = p;
+    assert_int_equal(membership_ready_set(m, table, v, node, more, nheld),
+                     MEMB_OK);
+    free(more);
+}
+
+/*
+ * A dead node's ready record says what it held before it died: promoting
+ * a partition to it would let the last live replica drop the partition.
+ * Only the live targets' partitions move.
+ */
+static void test_promote_ignores_dead_targets(void **state)
+{
+    struct fixture *f = *state;
+    struct controller_result r;
+    char err[512];
+    add_member(f->m, "n1");
+    add_member(f->m, "n2");
+    add_member(f->m, "n3");
+    add_table(f->m, "recs", 32, 1);
+    assert_int_equal(controller_replace(f->m, NULL, NULL, &r, err,
+                                        sizeof(err)),
+                     MEMB_OK);
+    uint64_t v = 0;
+    assert_int_equal(membership_version_alloc(f->m, "recs", &v), MEMB_OK);
+    struct placement *pl = stored(f->m);
+    for (uint32_t p = 0; p < 32; p++) {
+        char cur[64];
+        nodes_of(pl, "recs", p, PLACE_CURRENT, cur, sizeof(cur));
+        record_ready(f->m, "recs", v, cur, p);
+    }
+    placement_destroy(&pl);
+    struct memb_active a = {0};
+    struct memb_active_entry e = {.version = v};
+    snprintf(e.table, sizeof(e.table), "recs");
+    a.n = 1;
+    a.entries = &e;
+    assert_int_equal(membership_active_cas(f->m, 0, &a), MEMB_OK);
+
+    /* n2 leaves; n3 records its new partitions ready, then dies. */
+    assert_int_equal(controller_replace(f->m, exclude_one, "n2", &r, err,
+                                        sizeof(err)),
+                     MEMB_OK);
+    size_t moving = r.moves;
+    pl = stored(f->m);
+    struct place_move *moves = NULL;
+    size_t nmoves = 0, to_n1 = 0, to_n3 = 0;
+    assert_int_equal(placement_moves(pl, &moves, &nmoves), PLACE_OK);
+    assert_int_equal(nmoves, moving);
+    for (size_t i = 0; i < nmoves; i++) {
+        char tgt[64];
+        nodes_of(pl, "recs", moves[i].partition, PLACE_TARGET, tgt,
+                 sizeof(tgt));
+        record_ready(f->m, "recs", v, tgt, moves[i].partition);
+        to_n1 += strcmp(tgt, "n1") == 0;
+        to_n3 += strcmp(tgt, "n3") == 0;
+    }
+    free(moves);
+    placement_destroy(&pl);
+    assert_true(to_n3 > 0); /* else this test proves nothing */
+    assert_int_equal(to_n1 + to_n3, moving);
+    assert_int_equal(test_memb_dead_live_record(f->dir, "n3"), 0);
+
+    assert_int_equal(controller_promote(f->m, &r, err, sizeof(err)), MEMB_OK);
+    assert_int_equal(r.promoted, (long)to_n1);
+    assert_int_equal(r.moves, to_n3);
+    pl = stored(f->m);
+    assert_int_equal(placement_moves(pl, &moves, &nmoves), PLACE_OK);
+    for (size_t i = 0; i < nmoves; i++) {
+        char cur[64], tgt[64];
+        nodes_of(pl, "recs", moves[i].partition, PLACE_CURRENT, cur,
+                 sizeof(cur));
+        nodes_of(pl, "recs", moves[i].partition, PLACE_TARGET, tgt,
+                 sizeof(tgt));
+        assert_string_equal(cur, "n2"); /* still served where it was */
+        assert_string_equal(tgt, "n3");
+    }
+    free(moves);
+    placement_destroy(&pl);
+}
+
 static void test_ready_get(void **state)
 {
     struct fixture *f = *state;
@@ -300,6 +383,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replace_stores_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_promote_waits_for_ready_targets,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_promote_ignores_dead_targets,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_ready_get, setup, teardown),
     };

@@ -20,7 +20,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "qsbr.h"
 #include "segment.h"
 #include "snap_format.h"
+#include "test_tmpdir.h"
 
 enum { PARTS = 2, ROWS = 100 };
 
@@ -170,12 +170,6 @@ static int copy_from_store(void *arg, const struct batch_held *h, uint32_t p,
 
 /* ---- fixtures -------------------------------------------------------------- */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     snprintf(root, sizeof(root), "/tmp/larder-batch-XXXXXX");
@@ -190,7 +184,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_tmpdir_remove(root);
     return 0;
 }
 
