@@ -145,99 +145,6 @@ static bool exclude_one(void *arg, const struct memb_member *mem)
     return strcmp(mem->id, (const char *)arg) == 0;
 }
 
-static void test_promote_waits_for_ready_targets(void **state)
-{
-    struct fixture *f = *state;
-    struct controller_result r;
-    char err[512];
-    add_member(f->m, "n1");
-    add_member(f->m, "n2");
-    add_member(f->m, "n3");
-    add_table(f->m, "recs", 8, 1);
-    assert_int_equal(controller_replace(f->m, NULL, NULL, &r, err,
-                                        sizeof(err)),
-                     MEMB_OK);
-    /* Version 1 is active and ready where the placement put it. */
-    uint64_t v = 0;
-    assert_int_equal(membership_version_alloc(f->m, "recs", &v), MEMB_OK);
-    struct placement *pl = stored(f->m);
-    for (uint32_t p = 0; p < 8; p++) {
-        const char *ids[1];
-        size_t n = 0;
-        assert_int_equal(placement_nodes(pl, "recs", p, PLACE_CURRENT, ids, 1,
-                                         &n),
-                         PLACE_OK);
-        uint32_t *held = NULL;
-        size_t nheld = 0;
-        enum memb_status st =
-            membership_ready_get(f->m, "recs", v, ids[0], &held, &nheld);
-        uint32_t *more = realloc(held, (nheld + 1) * sizeof(*more));
-        assert_non_null(more);
-        more[nheld++] = p;
-        assert_int_equal(membership_ready_set(f->m, "recs", v, ids[0], more,
-                                              nheld),
-                         MEMB_OK);
-        free(more);
-        (void)st;
-    }
-    placement_destroy(&pl);
-    struct memb_active a = {0};
-    struct memb_active_entry e = {.version = v};
-    snprintf(e.table, sizeof(e.table), "recs");
-    a.n = 1;
-    a.entries = &e;
-    assert_int_equal(membership_active_cas(f->m, 0, &a), MEMB_OK);
-
-    /* Leave n2 out: its partitions get new targets, not yet ready. */
-    assert_int_equal(controller_replace(f->m, exclude_one, "n2", &r, err,
-                                        sizeof(err)),
-                     MEMB_OK);
-    assert_true(r.changed);
-    size_t moving = r.moves;
-    assert_true(moving > 0);
-    assert_int_equal(controller_promote(f->m, &r, err, sizeof(err)), MEMB_OK);
-    assert_false(r.changed);
-    assert_int_equal(r.moves, moving);
-
-    /* Each new target records its partitions ready: they move, n2 goes. */
-    pl = stored(f->m);
-    struct place_move *moves = NULL;
-    size_t nmoves = 0;
-    assert_int_equal(placement_moves(pl, &moves, &nmoves), PLACE_OK);
-    for (size_t i = 0; i < nmoves; i++) {
-        char cur[64], tgt[64];
-        nodes_of(pl, "recs", moves[i].partition, PLACE_CURRENT, cur,
-                 sizeof(cur));
-        nodes_of(pl, "recs", moves[i].partition, PLACE_TARGET, tgt,
-                 sizeof(tgt));
-        assert_string_equal(cur, "n2");
-        assert_string_not_equal(tgt, "n2");
-        uint32_t *held = NULL;
-        size_t nheld = 0;
-        membership_ready_get(f->m, "recs", v, tgt, &held, &nheld);
-        uint32_t *more = realloc(held, (nheld + 1) * sizeof(*more));
-        assert_non_null(more);
-        more[nheld++] = moves[i].partition;
-        assert_int_equal(membership_ready_set(f->m, "recs", v, tgt, more,
-                                              nheld),
-                         MEMB_OK);
-        free(more);
-    }
-    free(moves);
-    placement_destroy(&pl);
-    assert_int_equal(controller_promote(f->m, &r, err, sizeof(err)), MEMB_OK);
-    assert_true(r.changed);
-    assert_int_equal(r.promoted, (long)moving);
-    assert_int_equal(r.moves, 0);
-    pl = stored(f->m);
-    for (uint32_t p = 0; p < 8; p++) {
-        char cur[64];
-        nodes_of(pl, "recs", p, PLACE_ROUTING, cur, sizeof(cur));
-        assert_string_not_equal(cur, "n2");
-    }
-    placement_destroy(&pl);
-}
-
 /* Adds partition p to node's ready record of (table, v). */
 static void record_ready(struct membership *m, const char *table, uint64_t v,
                          const char *node, uint32_t p)
@@ -254,26 +161,25 @@ static void record_ready(struct membership *m, const char *table, uint64_t v,
 }
 
 /*
- * A dead node's ready record says what it held before it died: promoting
- * a partition to it would let the last live replica drop the partition.
- * Only the live targets' partitions move.
+ * Members n1..n3, table recs with parts partitions and one replica, placed;
+ * a version of it active and ready where the placement put it. Returns
+ * the version.
  */
-static void test_promote_ignores_dead_targets(void **state)
+static uint64_t place_and_activate(struct fixture *f, uint32_t parts)
 {
-    struct fixture *f = *state;
     struct controller_result r;
     char err[512];
     add_member(f->m, "n1");
     add_member(f->m, "n2");
     add_member(f->m, "n3");
-    add_table(f->m, "recs", 32, 1);
+    add_table(f->m, "recs", parts, 1);
     assert_int_equal(controller_replace(f->m, NULL, NULL, &r, err,
                                         sizeof(err)),
                      MEMB_OK);
     uint64_t v = 0;
     assert_int_equal(membership_version_alloc(f->m, "recs", &v), MEMB_OK);
     struct placement *pl = stored(f->m);
-    for (uint32_t p = 0; p < 32; p++) {
+    for (uint32_t p = 0; p < parts; p++) {
         char cur[64];
         nodes_of(pl, "recs", p, PLACE_CURRENT, cur, sizeof(cur));
         record_ready(f->m, "recs", v, cur, p);
@@ -285,13 +191,75 @@ static void test_promote_ignores_dead_targets(void **state)
     a.n = 1;
     a.entries = &e;
     assert_int_equal(membership_active_cas(f->m, 0, &a), MEMB_OK);
+    return v;
+}
+
+static void test_promote_waits_for_ready_targets(void **state)
+{
+    struct fixture *f = *state;
+    struct controller_result r;
+    char err[512];
+    uint64_t v = place_and_activate(f, 8);
+
+    /* Leave n2 out: its partitions get new targets, not yet ready. */
+    assert_int_equal(controller_replace(f->m, exclude_one, "n2", &r, err,
+                                        sizeof(err)),
+                     MEMB_OK);
+    assert_true(r.changed);
+    size_t moving = r.moves;
+    assert_true(moving > 0);
+    assert_int_equal(controller_promote(f->m, &r, err, sizeof(err)), MEMB_OK);
+    assert_false(r.changed);
+    assert_int_equal(r.moves, moving);
+
+    /* Each new target records its partitions ready: they move, n2 goes. */
+    struct placement *pl = stored(f->m);
+    struct place_move *moves = NULL;
+    size_t nmoves = 0;
+    assert_int_equal(placement_moves(pl, &moves, &nmoves), PLACE_OK);
+    for (size_t i = 0; i < nmoves; i++) {
+        char cur[64], tgt[64];
+        nodes_of(pl, "recs", moves[i].partition, PLACE_CURRENT, cur,
+                 sizeof(cur));
+        nodes_of(pl, "recs", moves[i].partition, PLACE_TARGET, tgt,
+                 sizeof(tgt));
+        assert_string_equal(cur, "n2");
+        assert_string_not_equal(tgt, "n2");
+        record_ready(f->m, "recs", v, tgt, moves[i].partition);
+    }
+    free(moves);
+    placement_destroy(&pl);
+    assert_int_equal(controller_promote(f->m, &r, err, sizeof(err)), MEMB_OK);
+    assert_true(r.changed);
+    assert_int_equal(r.promoted, (long)moving);
+    assert_int_equal(r.moves, 0);
+    pl = stored(f->m);
+    for (uint32_t p = 0; p < 8; p++) {
+        char cur[64];
+        nodes_of(pl, "recs", p, PLACE_ROUTING, cur, sizeof(cur));
+        assert_string_not_equal(cur, "n2");
+    }
+    placement_destroy(&pl);
+}
+
+/*
+ * A dead node's ready record says what it held before it died: promoting
+ * a partition to it would let the last live replica drop the partition.
+ * Only the live targets' partitions move.
+ */
+static void test_promote_ignores_dead_targets(void **state)
+{
+    struct fixture *f = *state;
+    struct controller_result r;
+    char err[512];
+    uint64_t v = place_and_activate(f, 32);
 
     /* n2 leaves; n3 records its new partitions ready, then dies. */
     assert_int_equal(controller_replace(f->m, exclude_one, "n2", &r, err,
                                         sizeof(err)),
                      MEMB_OK);
     size_t moving = r.moves;
-    pl = stored(f->m);
+    struct placement *pl = stored(f->m);
     struct place_move *moves = NULL;
     size_t nmoves = 0, to_n1 = 0, to_n3 = 0;
     assert_int_equal(placement_moves(pl, &moves, &nmoves), PLACE_OK);
