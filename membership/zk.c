@@ -553,7 +553,8 @@ static int zk_delete(struct membership *m, const char *path, int version)
     return rc;
 }
 
-/* Children names, sorted (the caller frees with deallocate_String_vector). */
+/* Children names, unsorted (the caller frees with
+ * deallocate_String_vector()); zk_list() is what most callers want. */
 static int zk_children(struct membership *m, const char *path,
                        struct String_vector *out)
 {
@@ -603,6 +604,25 @@ static bool has_child(const struct String_vector *v, const char *name)
     return v->count > 0 &&
            bsearch(&name, v->data, (size_t)v->count, sizeof(v->data[0]),
                    str_cmp) != NULL;
+}
+
+/*
+ * The names of path's children, sorted; none when path does not exist.
+ * The caller frees *out with deallocate_String_vector() (also when empty).
+ */
+static enum memb_status zk_list(struct membership *m, const char *path,
+                                struct String_vector *out)
+{
+    int rc = zk_children(m, path, out);
+    if (rc == ZNONODE) {
+        memset(out, 0, sizeof(*out));
+        return MEMB_OK;
+    }
+    if (rc != ZOK) {
+        return zk_fail(m, rc, "list", path);
+    }
+    sort_children(out);
+    return MEMB_OK;
 }
 
 /* Creates path's missing ancestors and path itself (empty, persistent). */
@@ -1007,14 +1027,10 @@ static enum memb_status zk_delete_tree(struct membership *m, const char *path,
                                        bool keep_root)
 {
     struct String_vector kids;
-    int rc = zk_children(m, path, &kids);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
+    enum memb_status st = zk_list(m, path, &kids);
+    if (st != MEMB_OK) {
+        return st;
     }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", path);
-    }
-    enum memb_status st = MEMB_OK;
     for (int32_t i = 0; st == MEMB_OK && i < kids.count; i++) {
         char child[ZK_PATH_MAX];
         int n = snprintf(child, sizeof(child), "%s/%s", path, kids.data[i]);
@@ -1026,7 +1042,7 @@ static enum memb_status zk_delete_tree(struct membership *m, const char *path,
     if (st != MEMB_OK || keep_root) {
         return st;
     }
-    rc = zk_delete(m, path, -1);
+    int rc = zk_delete(m, path, -1);
     return rc == ZOK || rc == ZNONODE ? MEMB_OK : zk_fail(m, rc, "delete", path);
 }
 
@@ -1074,14 +1090,10 @@ static enum memb_status zk_table_list(struct membership *m,
         return st;
     }
     struct String_vector names;
-    int rc = zk_children(m, path, &names);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
+    st = zk_list(m, path, &names);
+    if (st != MEMB_OK) {
+        return st;
     }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", path);
-    }
-    sort_children(&names);
     struct memb_table *v =
         calloc(names.count > 0 ? (size_t)names.count : 1, sizeof(*v));
     if (v == NULL) {
@@ -1263,12 +1275,9 @@ static enum memb_status zk_version_list(struct membership *m,
         return zk_fail(m, rc, "read", tpath);
     }
     struct String_vector names;
-    rc = zk_children(m, dir, &names);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
-    }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", dir);
+    st = zk_list(m, dir, &names);
+    if (st != MEMB_OK) {
+        return st;
     }
     struct memb_version *v =
         calloc(names.count > 0 ? (size_t)names.count : 1, sizeof(*v));
@@ -1352,15 +1361,7 @@ static enum memb_status live_children(struct membership *m,
     if (st != MEMB_OK) {
         return st;
     }
-    int rc = zk_children(m, path, live);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
-    }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", path);
-    }
-    sort_children(live);
-    return MEMB_OK;
+    return zk_list(m, path, live);
 }
 
 /* Only nodes with a live/<node> znode (a session not expired) count. */
@@ -1374,15 +1375,11 @@ static enum memb_status zk_ready_list(struct membership *m, const char *table,
     if (st != MEMB_OK) {
         return st;
     }
-    struct String_vector nodes;
-    int rc = zk_children(m, dir, &nodes);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
+    struct String_vector nodes, live = {0};
+    st = zk_list(m, dir, &nodes);
+    if (st != MEMB_OK) {
+        return st;
     }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", dir);
-    }
-    struct String_vector live;
     st = live_children(m, &live);
     for (int32_t i = 0; st == MEMB_OK && i < nodes.count; i++) {
         if (!membership_valid_name(nodes.data[i]) ||
@@ -1435,12 +1432,12 @@ static enum memb_status zk_refusal_get(struct membership *m,
         return st;
     }
     struct String_vector nodes;
-    int rc = zk_children(m, dir, &nodes);
-    if (rc != ZOK && rc != ZNONODE) {
-        return zk_fail(m, rc, "list", dir);
+    st = zk_list(m, dir, &nodes);
+    if (st != MEMB_OK) {
+        return st;
     }
     struct memb_first_refusal f = {0};
-    for (int32_t i = 0; rc == ZOK && st == MEMB_OK && i < nodes.count; i++) {
+    for (int32_t i = 0; st == MEMB_OK && i < nodes.count; i++) {
         if (!membership_valid_name(nodes.data[i])) {
             continue;
         }
@@ -1463,9 +1460,7 @@ static enum memb_status zk_refusal_get(struct membership *m,
         }
         json_decref(doc);
     }
-    if (rc == ZOK) {
-        deallocate_String_vector(&nodes);
-    }
+    deallocate_String_vector(&nodes);
     if (st != MEMB_OK) {
         return st;
     }
@@ -1886,12 +1881,9 @@ static enum memb_status zk_member_list(struct membership *m,
         return st;
     }
     struct String_vector ids;
-    int rc = zk_children(m, path, &ids);
-    if (rc == ZNONODE) {
-        return MEMB_OK;
-    }
-    if (rc != ZOK) {
-        return zk_fail(m, rc, "list", path);
+    st = zk_list(m, path, &ids);
+    if (st != MEMB_OK) {
+        return st;
     }
     struct String_vector live = {0};
     struct String_vector drain = {0};
@@ -1900,11 +1892,7 @@ static enum memb_status zk_member_list(struct membership *m,
         st = zpath(m, path, "drain");
     }
     if (st == MEMB_OK) {
-        rc = zk_children(m, path, &drain);
-        if (rc != ZOK && rc != ZNONODE) {
-            st = zk_fail(m, rc, "list", path);
-        }
-        sort_children(&drain);
+        st = zk_list(m, path, &drain);
     }
     struct memb_member *v =
         calloc(ids.count > 0 ? (size_t)ids.count : 1, sizeof(*v));
