@@ -19,7 +19,9 @@ The same --seed gives the same bytes.
 
 --kv-rows N instead writes kv.tsv only: N rows of a 16-byte key and a
 64-byte value (columns key, value), the loader's benchmark input; with
---format jsonl, avro or msgpack, kv.jsonl, kv.avro or kv.msgpack instead.
+--format jsonl, csv, avro or msgpack, kv.jsonl, kv.csv, kv.avro or
+kv.msgpack instead (csv: a header, comma-separated, "\n" line ends; keys
+and values need no quoting). --format csv is for --kv-rows only.
 
 Examples:
   scripts/gen_sample.py --out /tmp/sample                  # both formats
@@ -157,21 +159,23 @@ def kv_rows(n, pad):
 def write_kv(a, out):
     """N rows of a 16-byte key and a 64-byte value, fast."""
     rng = random.Random(a.seed)
-    fmt = a.format if a.format in ("jsonl", "avro", "msgpack") else "tsv"
+    fmt = a.format if a.format in ("jsonl", "csv", "avro", "msgpack") \
+        else "tsv"
     path = os.path.join(out, "kv." + fmt)
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     pad = "".join(rng.choice(alphabet) for _ in range(4096))
-    if fmt != "tsv":
+    if fmt not in ("tsv", "csv"):
         write_table("kv", lambda _rng, _a: kv_rows(a.kv_rows, pad), a, fmt,
                     out)
         return path
+    sep = "," if fmt == "csv" else "\t"
+    row = "k%015d" + sep + "%08x%s\n"
     with open(path, "w", encoding="ascii", newline="\n") as f:
-        f.write("key\tvalue\n")
+        f.write("key" + sep + "value\n")
         chunk = []
         for n in range(a.kv_rows):
             off = (n * 7919) % (len(pad) - 56)
-            chunk.append("k%015d\t%08x%s\n" % (n, n & 0xFFFFFFFF,
-                                               pad[off:off + 56]))
+            chunk.append(row % (n, n & 0xFFFFFFFF, pad[off:off + 56]))
             if len(chunk) == 65536:
                 f.write("".join(chunk))
                 chunk = []
@@ -190,7 +194,7 @@ def main():
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--format",
-                    choices=["tsv", "jsonl", "both", "avro", "msgpack"],
+                    choices=["tsv", "jsonl", "both", "avro", "msgpack", "csv"],
                     default="both")
     ap.add_argument("--avro-codec", choices=["null", "deflate"],
                     default="deflate")
@@ -203,6 +207,8 @@ def main():
     if a.kv_rows > 0:
         print(write_kv(a, a.out))
         return 0
+    if a.format == "csv":
+        ap.error("--format csv is for --kv-rows only")
     fmts = ["tsv", "jsonl"] if a.format == "both" else [a.format]
     for name in a.tables.split(","):
         if name not in TABLES:
