@@ -344,9 +344,14 @@ int cmd_node_add(struct cli_ctx *c)
     return rc;
 }
 
-int cmd_node_remove(struct cli_ctx *c)
+/*
+ * For a command on member id: checks the id and that it is a member, and
+ * gives how many members there are and how many not draining other than
+ * id. An exit code (CLI_EXIT_NOTFOUND, said, when id is no member).
+ */
+static int member_census(struct cli_ctx *c, const char *id, size_t *members,
+                         size_t *kept)
 {
-    const char *id = c->pos[0];
     int rc = check_node_id(c, id);
     if (rc != CLI_EXIT_OK) {
         return rc;
@@ -361,13 +366,24 @@ int cmd_node_remove(struct cli_ctx *c)
     for (size_t i = 0; i < n; i++) {
         found = found || strcmp(mem[i].id, id) == 0;
     }
-    size_t others = n - found;
-    size_t kept = count_kept(mem, n, exclude_draining, id);
+    *members = n;
+    *kept = count_kept(mem, n, exclude_draining, id);
     free(mem);
     if (!found) {
         return cli_say(c, CLI_EXIT_NOTFOUND, "no member %s", id);
     }
-    if (others > 0 && kept == 0) {
+    return CLI_EXIT_OK;
+}
+
+int cmd_node_remove(struct cli_ctx *c)
+{
+    const char *id = c->pos[0];
+    size_t n = 0, kept = 0;
+    int rc = member_census(c, id, &n, &kept);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (n > 1 && kept == 0) {
         return cli_say(c, CLI_EXIT_NOTFOUND, "every other member is "
                        "draining: %s's partitions would have nowhere to go "
                        "(larder undrain one first)", id);
@@ -387,7 +403,7 @@ int cmd_node_remove(struct cli_ctx *c)
     } else {
         buf_printf(&c->text, "removed member %s\n", id);
     }
-    if (others == 0) {
+    if (n == 1) { /* it was the last member */
         no_placement_change(c, &w, "no member left: the stored placement "
                             "is unchanged");
     } else {
@@ -628,24 +644,10 @@ int cmd_table_config(struct cli_ctx *c)
 static int set_drain(struct cli_ctx *c, bool draining)
 {
     const char *id = c->pos[0];
-    int rc = check_node_id(c, id);
+    size_t n = 0, kept = 0;
+    int rc = member_census(c, id, &n, &kept);
     if (rc != CLI_EXIT_OK) {
         return rc;
-    }
-    struct memb_member *mem = NULL;
-    size_t n = 0;
-    rc = list_members(c, &mem, &n);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    bool found = false;
-    for (size_t i = 0; i < n; i++) {
-        found = found || strcmp(mem[i].id, id) == 0;
-    }
-    size_t kept = count_kept(mem, n, exclude_draining, id);
-    free(mem);
-    if (!found) {
-        return cli_say(c, CLI_EXIT_NOTFOUND, "no member %s", id);
     }
     if (draining && kept == 0) {
         return cli_say(c, CLI_EXIT_NOTFOUND, "refused: %s is the last "
