@@ -654,6 +654,10 @@ def render(s):
     w("Produced by `bench/load_vs_redis.sh`; the raw records of every run "
       "are in [load.json](load.json). Do not edit by hand: rerun the script.")
     w("")
+    w("The read and build rates of every input format (TSV, CSV, JSONL, "
+      "msgpack, Avro) on the same rows are in "
+      "[load-formats.md](load-formats.md) (`bench/load_formats.sh`).")
+    w("")
     w("- Command: `%s`" % meta["command"])
     w("- Date: %s" % meta["date"])
     w("- larder source: %s" % meta["source"])
