@@ -592,8 +592,7 @@ def _seeds(ctx, a, b):
 
 
 def view_supported(ctx, addr):
-    """True if the larderd at addr answers LARDER.VIEW (another change
-    adds it; until it lands, the checks that need it are left out)."""
+    """True if the larderd at addr answers LARDER.VIEW."""
     with h.Conn(int(addr.rsplit(":", 1)[1])) as c:
         r = c.call("LARDER.VIEW")
     return not (isinstance(r, h.RespError) and
@@ -608,7 +607,7 @@ def test_seeds_real_node(ctx):
                        "n1", "--watch-interval-ms", "50"])
     addr = "%s:%d" % (h.HOST, node.port)
     if not view_supported(ctx, addr):
-        raise h.Skip("larderd does not answer LARDER.VIEW yet")
+        h.fail("larderd does not answer LARDER.VIEW")
 
     def listed():
         r = larder(ctx, "--membership", "local:/nonexistent", "nodes",
