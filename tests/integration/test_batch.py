@@ -172,6 +172,13 @@ def test_load_switch_pin_rollback(ctx):
     check(h.info_int(info, "batch_mapped_bytes") > 0, "mapped bytes")
     eq(h.info_int(info, "batch_mapped_bytes"),
        h.info_int(info, "batch_used_bytes"), "mapped bytes = version bytes")
+    mapped = h.info_int(info, "batch_mapped_bytes")
+    resident = h.info_int(info, "batch_resident_bytes")
+    locked = h.info_int(info, "batch_locked_bytes")
+    check(0 < resident <= mapped, "resident bytes %d of %d mapped (segments "
+          "are populated when mapped)" % (resident, mapped))
+    check(0 <= locked <= mapped, "locked bytes %d of %d mapped"
+          % (locked, mapped))
 
     cl.load("users", 2)
     wait_generation(srv, 2)

@@ -28,6 +28,8 @@ def start(ctx, policy):
 def check_bounded(ctx, c, what):
     info = h.parse_info(c.call("INFO", "memory"))
     used = h.info_int(info, "used_memory")
+    if not ctx.is_redis:
+        check("used_memory_live" in info, "INFO memory has used_memory_live")
     if "used_memory_live" in info:
         live = h.info_int(info, "used_memory_live")
         check(live <= MAXMEMORY + LIVE_SLACK,
