@@ -3,8 +3,9 @@
 
 One file per table into --out DIR, as TSV (a header row, tab-separated;
 arrays and maps as compact JSON text) and/or JSONL (one object per line),
-or as Avro (an object container file, codec --avro-codec) or msgpack (one
-map per row; both written by sample_formats.py, no module needed):
+or as CSV (as TSV, comma-separated with RFC 4180 quoting), Avro (an object
+container file, codec --avro-codec) or msgpack (one map per row; both
+written by sample_formats.py, no module needed):
 
   user_features     user, country, age_days, is_premium, avg_session_s,
                     segments (array of strings)
@@ -21,7 +22,7 @@ The same --seed gives the same bytes.
 64-byte value (columns key, value), the loader's benchmark input; with
 --format jsonl, csv, avro or msgpack, kv.jsonl, kv.csv, kv.avro or
 kv.msgpack instead (csv: a header, comma-separated, "\n" line ends; keys
-and values need no quoting). --format csv is for --kv-rows only.
+and values need no quoting).
 
 Examples:
   scripts/gen_sample.py --out /tmp/sample                  # both formats
@@ -33,6 +34,7 @@ Examples:
       --key user
 """
 import argparse
+import csv
 import json
 import os
 import random
@@ -135,8 +137,13 @@ def write_table(name, gen, a, fmt, out):
     if fmt in BINARY_FORMATS:
         BINARY_FORMATS[fmt](path, gen(rng, a), a)
         return path
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with open(path, "w", encoding="utf-8", newline="") as f:
         header = None
+        # CSV: RFC 4180 quoting (the JSON text of a list has commas and
+        # quotes), "\n" line ends.
+        out_csv = None
+        if fmt == "csv":
+            out_csv = csv.writer(f, lineterminator="\n")
         for row in gen(rng, a):
             if fmt == "jsonl":
                 f.write(json.dumps(row, separators=(",", ":")))
@@ -144,8 +151,15 @@ def write_table(name, gen, a, fmt, out):
                 continue
             if header is None:
                 header = list(row)
-                f.write("\t".join(header) + "\n")
-            f.write("\t".join(tsv_cell(row[k]) for k in header) + "\n")
+                if out_csv:
+                    out_csv.writerow(header)
+                else:
+                    f.write("\t".join(header) + "\n")
+            cells = [tsv_cell(row[k]) for k in header]
+            if out_csv:
+                out_csv.writerow(cells)
+            else:
+                f.write("\t".join(cells) + "\n")
     return path
 
 
@@ -207,8 +221,6 @@ def main():
     if a.kv_rows > 0:
         print(write_kv(a, a.out))
         return 0
-    if a.format == "csv":
-        ap.error("--format csv is for --kv-rows only")
     fmts = ["tsv", "jsonl"] if a.format == "both" else [a.format]
     for name in a.tables.split(","):
         if name not in TABLES:

@@ -10,7 +10,10 @@
 #      Redis-compatible live table.
 # On a terminal the node keeps running until Ctrl-C; otherwise it stops.
 # Environment: LARDER_PORT (default 7379), LARDER_USERS (default 100000),
-# LARDER_ITEMS (default 10000), LARDER_DIR (default: a new temp dir).
+# LARDER_ITEMS (default 10000), LARDER_DIR (default: a new temp dir),
+# LARDER_FORMAT: the input format of every table, tsv, csv, jsonl, avro or
+# msgpack (default: the features as TSV, factors and recommendations as
+# JSONL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build test
@@ -25,6 +28,7 @@ port=${LARDER_PORT:-7379}
 users=${LARDER_USERS:-100000}
 items=${LARDER_ITEMS:-10000}
 dir=${LARDER_DIR:-$(mktemp -d -t larder-quickstart.XXXXXX)}
+mkdir -p "$dir"
 data=$dir/data
 membership=local:$data/membership
 store=file://$data/store
@@ -43,10 +47,22 @@ for _ in $(seq 1 100); do
   redis-cli -p "$port" PING >/dev/null 2>&1 && break
   sleep 0.1
 done
+if ! redis-cli -p "$port" PING >/dev/null 2>&1; then
+  echo "larderd did not start; the end of $dir/larderd.log:" >&2
+  tail -n 20 "$dir/larderd.log" >&2
+  exit 1
+fi
 
-echo "== generating $users users and $items items"
+format=${LARDER_FORMAT:-}
+case $format in
+  "") gen_format=both ;;
+  tsv|csv|jsonl|avro|msgpack) gen_format=$format ;;
+  *) echo "LARDER_FORMAT must be tsv, csv, jsonl, avro or msgpack" >&2
+     exit 2 ;;
+esac
+echo "== generating $users users and $items items ($gen_format)"
 python3 scripts/gen_sample.py --out "$dir/sample" --users "$users" \
-  --items "$items" --format both >/dev/null
+  --items "$items" --format "$gen_format" >/dev/null
 
 run=run-$(date -u +%Y%m%dT%H%M%S)
 pairs=()
@@ -60,11 +76,11 @@ load() { # table key format
   pairs+=("$1=$v")
 }
 echo "== loading the tables of training run $run"
-load user_features user tsv
-load item_features item tsv
-load user_factors user jsonl
-load item_factors item jsonl
-load recommendations user jsonl
+load user_features user "${format:-tsv}"
+load item_features item "${format:-tsv}"
+load user_factors user "${format:-jsonl}"
+load item_factors item "${format:-jsonl}"
+load recommendations user "${format:-jsonl}"
 
 echo "== activating the run in one step"
 "$bin/cli/larder" --membership "$membership" activate --wait 120 "${pairs[@]}"
