@@ -21,6 +21,7 @@ dummy ones moto accepts; retry backoffs are shortened through
 LARDER_HTTP_RETRY_*.
 """
 
+import gzip
 import http.client
 import json
 import os
@@ -403,6 +404,63 @@ def test_load_input_from_s3(ctx):
        "GETs of the input whose first attempt got a 500")
 
 
+def format_bodies(tag):
+    """The same KEYS rows (id, v) in every input format, gzip included:
+    {file name: bytes}. Avro and msgpack come from the generator's own
+    writers (scripts/sample_formats.py)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "..", "scripts"))
+    import sample_formats
+    recs = [{"id": "k%d" % i, "v": str(tag)} for i in range(KEYS)]
+    out = {
+        "part-0.tsv": "id\tv\n" + "".join("%s\t%s\n" % (r["id"], r["v"])
+                                          for r in recs),
+        "part-0.csv": "id,v\n" + "".join("%s,%s\n" % (r["id"], r["v"])
+                                        for r in recs),
+        "part-0.jsonl": rows(0, KEYS, tag),
+    }
+    out = {k: v.encode() for k, v in out.items()}
+    for name in list(out):
+        out[name + ".gz"] = gzip.compress(out[name])
+    d = h.tmpdir()
+    for name, write in (
+            ("part-0.avro", lambda p: sample_formats.write_avro(p, recs)),
+            ("part-0.null.avro",
+             lambda p: sample_formats.write_avro(p, recs, codec="null")),
+            ("part-0.msgpack",
+             lambda p: sample_formats.write_msgpack(p, recs))):
+        path = os.path.join(d, name)
+        write(path)
+        with open(path, "rb") as f:
+            out[name] = f.read()
+    out["part-0.msgpack.gz"] = gzip.compress(out["part-0.msgpack"])
+    return out
+
+
+def test_every_format_from_s3(ctx):
+    """TSV, CSV and JSONL (each also gzip'd), Avro (deflate and null) and
+    msgpack (also gzip'd) read from S3 into the same table, one load each;
+    the format comes from the object's name."""
+    cl = Cluster(ctx, "formats")
+    srv = cl.node()
+    bodies = format_bodies("t0")
+    for gen, name in enumerate(sorted(bodies), 1):
+        base = "/%s/formats-in/%d" % (BUCKET, gen)
+        # A different value per load, so each check sees its own version;
+        # not a number, so the text formats type it as the others do.
+        tag = "t%d" % gen
+        body = format_bodies(tag)[name]
+        for obj, data in ((name, body), ("_SUCCESS", b"")):
+            status, _ = cl.s3.request("PUT", "%s/%s" % (base, obj), data)
+            eq(status, 200, "putting %s into moto" % obj)
+        rc, out = cl.load("users", tag, expect=None,
+                          path="s3://%s/formats-in/%d/" % (BUCKET, gen))
+        if rc != 0:
+            h.fail("loading %s from S3 exited %d: %s" % (name, rc, out))
+        wait_generation(srv, gen)
+        check_values(srv, "users", tag)
+
+
 def main():
     try:
         h.main([test_publish_and_serve, test_transient_errors_are_retried,
@@ -410,7 +468,7 @@ def main():
                 test_stall_mid_object_times_out_and_resumes,
                 test_wrong_credentials_not_retried,
                 test_missing_object_not_retried, test_corrupt_object_refused,
-                test_load_input_from_s3],
+                test_load_input_from_s3, test_every_format_from_s3],
                budget=150)
     finally:
         stop_s3()
