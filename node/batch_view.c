@@ -230,11 +230,20 @@ static json_t *describe_ready(const struct batch_view *v)
 char *batch_view_describe(const struct batch_view *v)
 {
     json_t *tables = json_object();
-    for (size_t i = 0; tables != NULL && i < v->ntables; i++) {
-        if (v->tables[i].active != NULL) {
+    json_t *fresh = json_object();
+    for (size_t i = 0; tables != NULL && fresh != NULL && i < v->ntables;
+         i++) {
+        const struct batch_vtable *t = &v->tables[i];
+        if (t->active != NULL) {
+            json_object_set_new(tables, t->name,
+                                json_integer((json_int_t)t->active->version));
             json_object_set_new(
-                tables, v->tables[i].name,
-                json_integer((json_int_t)v->tables[i].active->version));
+                fresh, t->name,
+                json_pack("{s:I,s:I}", "created_ms",
+                          (json_int_t)(t->active->created_ms > 0
+                                           ? t->active->created_ms
+                                           : 0),
+                          "max_age_s", (json_int_t)t->max_age_s));
         }
     }
     json_t *ready = v->ready_json != NULL
@@ -245,11 +254,11 @@ char *batch_view_describe(const struct batch_view *v)
         ready = describe_ready(v);
     }
     json_t *root = json_pack(
-        "{s:I,s:{s:I,s:o},s:o,s:o,s:o,s:s}", "generation",
+        "{s:I,s:{s:I,s:o},s:o,s:o,s:o,s:s,s:o}", "generation",
         (json_int_t)batch_view_generation(v), "active", "generation",
         (json_int_t)v->generation, "tables", tables, "placement",
         placement_value(v->placement_json), "nodes", describe_nodes(v),
-        "ready", ready, "ready_source", source);
+        "ready", ready, "ready_source", source, "freshness", fresh);
     if (root == NULL) {
         return NULL;
     }

@@ -112,10 +112,14 @@ uint64_t batch_view_generation(const struct batch_view *v);
  * "tables": {table: version}}, "placement": the placement object or null,
  * "nodes": [{"id", "addr", "zone", "capacity", "live", "state",
  * "draining"}], "ready": {table: {"<version>": {node: [partitions]}}},
- * "ready_source": "membership" or "self"}. "ready" covers the versions
- * this node maps: every live node's records as membership had them at the
- * puller's last cycle ("membership"), or, when membership is unreachable,
- * this node's own holdings only ("self"). Compact, keys sorted.
+ * "ready_source": "membership" or "self", "freshness": {table:
+ * {"created_ms", "max_age_s"}}}. "ready" covers the versions this node
+ * maps: every live node's records as membership had them at the puller's
+ * last cycle ("membership"), or, when membership is unreachable, this
+ * node's own holdings only ("self"). "freshness" has, per table with an
+ * active version, when the loader built it (0: unknown) and the table
+ * config's max age (0: none), so a client judges staleness with its own
+ * clock. Compact, keys sorted.
  */
 char *batch_view_describe(const struct batch_view *v);
 

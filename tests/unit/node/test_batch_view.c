@@ -202,6 +202,8 @@ static void test_view_generation_and_description(void **state)
     struct segment *segs[4] = {NULL, (struct segment *)segs, NULL,
                                (struct segment *)segs};
     struct batch_view *v = cluster_view(segs);
+    ((struct batch_vinfo *)v->tables[1].active)->created_ms = 1700000000000LL;
+    v->tables[1].max_age_s = 86400;
     assert_int_equal(batch_view_generation(v), (9ULL << 32) + 6);
     char *d = batch_view_describe(v);
     assert_non_null(d);
@@ -242,6 +244,20 @@ static void test_view_generation_and_description(void **state)
     assert_string_equal(json_string_value(json_object_get(doc,
                                                           "ready_source")),
                         "self");
+    /* Freshness of each active version: its creation time and the table's
+     * max age (0: unknown, none). */
+    json_t *fresh = json_object_get(doc, "freshness");
+    assert_int_equal(json_object_size(fresh), 2);
+    json_t *fu = json_object_get(fresh, "users");
+    assert_int_equal(json_integer_value(json_object_get(fu, "created_ms")),
+                     1700000000000LL);
+    assert_int_equal(json_integer_value(json_object_get(fu, "max_age_s")),
+                     86400);
+    json_t *fi = json_object_get(fresh, "items");
+    assert_int_equal(json_integer_value(json_object_get(fi, "created_ms")),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(fi, "max_age_s")),
+                     0);
     json_decref(doc);
     free(d);
 
