@@ -276,7 +276,7 @@ static void shuffle(char **a, size_t n)
 }
 
 static int view_from_seeds(struct cli_ctx *c, struct cluster_view *v,
-                           bool readiness)
+                           bool health)
 {
     char *seeds[CLI_SEEDS_MAX];
     size_t n = 0;
@@ -300,18 +300,18 @@ static int view_from_seeds(struct cli_ctx *c, struct cluster_view *v,
         return cli_say(c, rc, "no seed answered LARDER.VIEW (%zu tried); "
                        "last: %s", n, why);
     }
-    if (rc == CLI_EXIT_OK && readiness) {
+    if (rc == CLI_EXIT_OK && health) {
         complete_readiness(c, v);
     }
     return rc;
 }
 
 int cli_load_view(struct cli_ctx *c, struct cluster_view *v,
-                  bool readiness)
+                  bool health)
 {
     memset(v, 0, sizeof(*v));
     if (c->a->seeds != NULL) {
-        return view_from_seeds(c, v, readiness);
+        return view_from_seeds(c, v, health);
     }
     int rc = cli_open_membership(c);
     if (rc != CLI_EXIT_OK) {
@@ -319,7 +319,7 @@ int cli_load_view(struct cli_ctx *c, struct cluster_view *v,
     }
     char err[1024] = "";
     enum memb_status st = cluster_view_from_membership(
-        c->m, c->a->membership, readiness, v, err, sizeof(err));
+        c->m, c->a->membership, health, v, err, sizeof(err));
     if (st != MEMB_OK) {
         return cli_say(c, cli_memb_exit(st), "%s", err);
     }

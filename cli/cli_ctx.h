@@ -66,14 +66,15 @@ int cli_connect(struct cli_ctx *c, const char *addr, bool quiet,
 /*
  * Fills *v with the cluster as the read commands see it: with --seeds,
  * from LARDER.VIEW of the first seed (in random order) that answers;
- * otherwise from the membership. readiness: the per-partition readiness
- * of the whole cluster is needed (status): it is read from the membership,
- * or, when a seed's view has only its own, every other live node is asked
- * for its view too. Returns an exit code; free *v with cluster_view_free()
- * in every case.
+ * otherwise from the membership. health: what status's verdict needs —
+ * the per-partition readiness of the whole cluster and the active
+ * versions' creation times — is read from the membership, or, when a
+ * seed's view has only its own readiness, every other live node is asked
+ * for its view too (the creation times come with the seed's view). Returns
+ * an exit code; free *v with cluster_view_free() in every case.
  */
 int cli_load_view(struct cli_ctx *c, struct cluster_view *v,
-                  bool readiness);
+                  bool health);
 
 /*
  * The commands, named by the table in commands.c. Each reads its

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_ctx.h"
 #include "cluster_output.h"
@@ -63,13 +64,21 @@ int cmd_ring(struct cli_ctx *c)
     return rc;
 }
 
+/* Now, Unix ms: what the active versions' ages are judged against. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int cmd_cluster_status(struct cli_ctx *c)
 {
     struct cluster_view v;
     int rc = cli_load_view(c, &v, true);
     if (rc == CLI_EXIT_OK) {
         struct cluster_health h;
-        cluster_health_check(&v, &h);
+        cluster_health_check(&v, wall_ms(), &h);
         if (!cluster_render_status(&v, &h, c->a->json, &c->text)) {
             rc = cli_say(c, CLI_EXIT_NOTFOUND, "out of memory");
         } else if (!h.healthy) {

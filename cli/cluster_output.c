@@ -148,6 +148,21 @@ void cluster_format_bytes(uint64_t bytes, char *out, size_t outlen)
     snprintf(out, outlen, "%.1f %s", x, units[u]);
 }
 
+void cluster_format_age(uint64_t s, char *out, size_t outlen)
+{
+    if (s < 60) {
+        snprintf(out, outlen, "%" PRIu64 "s", s);
+    } else if (s < 3600) {
+        snprintf(out, outlen, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
+    } else if (s < 86400) {
+        snprintf(out, outlen, "%" PRIu64 "h %" PRIu64 "m", s / 3600,
+                 s % 3600 / 60);
+    } else {
+        snprintf(out, outlen, "%" PRIu64 "d %" PRIu64 "h", s / 86400,
+                 s % 86400 / 3600);
+    }
+}
+
 /* "used/budget", "used" without a budget, "-" when both are 0. */
 static void format_memory(const struct cluster_node *n, char *out,
                           size_t outlen)
@@ -565,10 +580,51 @@ static uint32_t below(const struct cluster_table *t, uint32_t need,
     return n;
 }
 
-void cluster_health_check(const struct cluster_view *v,
+void cluster_table_freshness(const struct cluster_table *t, int64_t now_ms,
+                             struct cluster_freshness *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (t->active_version == 0) {
+        return;
+    }
+    uint64_t age_ms = 0;
+    out->age_known = t->created_ms > 0;
+    if (out->age_known && now_ms > t->created_ms) {
+        age_ms = (uint64_t)(now_ms - t->created_ms);
+        out->age_s = age_ms / 1000;
+    }
+    out->judged = t->max_age_known && (t->max_age_s == 0 || out->age_known);
+    out->stale = out->judged && t->max_age_s > 0 &&
+                 t->max_age_s <= UINT64_MAX / 1000 &&
+                 age_ms > t->max_age_s * 1000;
+}
+
+/* Reasons and notes about the freshness of t's active version. */
+static void judge_freshness(const struct cluster_table *t, int64_t now_ms,
+                            struct cluster_health *h)
+{
+    struct cluster_freshness f;
+    cluster_table_freshness(t, now_ms, &f);
+    if (f.stale) {
+        buf_printf(&h->reasons, "table %s version %" PRIu64 " is stale: %"
+                   PRIu64 " s old (max age %" PRIu64 " s)\n", t->name,
+                   t->active_version, f.age_s, t->max_age_s);
+    } else if (!f.judged && !t->max_age_known) {
+        buf_printf(&h->notes, "table %s version %" PRIu64 ": freshness "
+                   "unknown (the view does not report max ages; "
+                   "--membership does)\n", t->name, t->active_version);
+    } else if (!f.judged) {
+        buf_printf(&h->notes, "table %s version %" PRIu64 ": freshness "
+                   "unknown (no creation time recorded)\n", t->name,
+                   t->active_version);
+    }
+}
+
+void cluster_health_check(const struct cluster_view *v, int64_t now_ms,
                           struct cluster_health *h)
 {
     memset(h, 0, sizeof(*h));
+    h->now_ms = now_ms;
     size_t live = cluster_view_live(v);
     size_t members = 0;
     for (size_t i = 0; i < v->nnodes; i++) {
@@ -604,17 +660,19 @@ void cluster_health_check(const struct cluster_view *v,
         if (t->ready == NULL) {
             buf_printf(&h->reasons, "table %s version %" PRIu64 ": "
                        "readiness unknown\n", t->name, t->active_version);
-            continue;
+        } else {
+            uint32_t need = needed_replicas(t, live), lowest;
+            uint32_t n = below(t, need, &lowest);
+            if (n > 0) {
+                buf_printf(&h->reasons, "table %s version %" PRIu64 ": %"
+                           PRIu32 " of %" PRIu32 " partitions have fewer "
+                           "than %" PRIu32 " ready replica%s (fewest: %"
+                           PRIu32 ")\n", t->name, t->active_version, n,
+                           t->partitions, need, need == 1 ? "" : "s",
+                           lowest);
+            }
         }
-        uint32_t need = needed_replicas(t, live), lowest;
-        uint32_t n = below(t, need, &lowest);
-        if (n > 0) {
-            buf_printf(&h->reasons, "table %s version %" PRIu64 ": %" PRIu32
-                       " of %" PRIu32 " partitions have fewer than %" PRIu32
-                       " ready replica%s (fewest: %" PRIu32 ")\n", t->name,
-                       t->active_version, n, t->partitions, need,
-                       need == 1 ? "" : "s", lowest);
-        }
+        judge_freshness(t, now_ms, h);
     }
     size_t motion = count_in_motion(v->placement);
     if (motion > 0) {
@@ -662,12 +720,14 @@ static void lines_text(struct buf *out, const struct buf *b,
 }
 
 static void status_tables_json(const struct cluster_view *v,
-                               struct json_writer *w)
+                               int64_t now_ms, struct json_writer *w)
 {
     size_t live = cluster_view_live(v);
     jw_array_begin(w);
     for (size_t i = 0; i < v->ntables; i++) {
         const struct cluster_table *t = &v->tables[i];
+        struct cluster_freshness f;
+        cluster_table_freshness(t, now_ms, &f);
         jw_object_begin(w);
         jw_key_str(w, "table");
         jw_str(w, t->name);
@@ -697,22 +757,60 @@ static void status_tables_json(const struct cluster_view *v,
         } else {
             jw_null(w);
         }
+        jw_key_str(w, "age_seconds");
+        if (f.age_known) {
+            jw_u64(w, f.age_s);
+        } else {
+            jw_null(w);
+        }
+        jw_key_str(w, "max_age_seconds");
+        if (t->max_age_known) {
+            jw_u64(w, t->max_age_s);
+        } else {
+            jw_null(w);
+        }
+        jw_key_str(w, "stale");
+        jw_bool(w, f.stale);
         jw_object_end(w);
     }
     jw_array_end(w);
 }
 
-static bool status_tables_text(const struct cluster_view *v,
+/* The AGE, MAX AGE and FRESH cells of x. */
+static void freshness_text(const struct cluster_table *x, int64_t now_ms,
+                           char *age, char *max_age, char *fresh,
+                           size_t len)
+{
+    struct cluster_freshness f;
+    cluster_table_freshness(x, now_ms, &f);
+    snprintf(age, len, "%s", x->active_version == 0 ? "-" : "unknown");
+    if (f.age_known) {
+        cluster_format_age(f.age_s, age, len);
+    }
+    snprintf(max_age, len, "%s", !x->max_age_known ? "unknown"
+                                 : x->max_age_s == 0 ? "-" : "");
+    if (x->max_age_known && x->max_age_s > 0) {
+        cluster_format_age(x->max_age_s, max_age, len);
+    }
+    snprintf(fresh, len, "%s", x->active_version == 0 ? "-"
+                               : !f.judged         ? "unknown"
+                               : f.stale           ? "no"
+                                                   : "yes");
+}
+
+static bool status_tables_text(const struct cluster_view *v, int64_t now_ms,
                                struct buf *out)
 {
     size_t live = cluster_view_live(v);
     const char *hdr[] = {"TABLE", "VERSION", "PARTITIONS", "REPLICATION",
-                         "READY"};
+                         "READY", "AGE", "MAX AGE", "FRESH"};
     struct text_table t;
-    text_table_init(&t, 5, hdr);
+    text_table_init(&t, 8, hdr);
     for (size_t i = 0; i < v->ntables; i++) {
         const struct cluster_table *x = &v->tables[i];
         char ver[24] = "-", parts[16], repl[16], ready[64] = "-";
+        char age[32], max_age[32], fresh[32];
+        freshness_text(x, now_ms, age, max_age, fresh, sizeof(age));
         if (x->active_version != 0) {
             snprintf(ver, sizeof(ver), "%" PRIu64, x->active_version);
             snprintf(ready, sizeof(ready), "unknown");
@@ -726,8 +824,8 @@ static bool status_tables_text(const struct cluster_view *v,
                      x->partitions - below(x, need, &lowest), x->partitions,
                      need);
         }
-        const char *row[] = {x->name, ver, x->partitions ? parts : "-", repl,
-                             ready};
+        const char *row[] = {x->name, ver,  x->partitions ? parts : "-",
+                             repl,    ready, age, max_age, fresh};
         text_table_add(&t, row);
     }
     bool ok = text_table_render(&t, out);
@@ -765,7 +863,7 @@ bool cluster_render_status(const struct cluster_view *v,
         jw_key_str(&w, "nodes");
         nodes_json(v, loads, &w);
         jw_key_str(&w, "tables");
-        status_tables_json(v, &w);
+        status_tables_json(v, h->now_ms, &w);
         jw_object_end(&w);
         buf_append(out, "\n", 1);
     } else {
@@ -779,7 +877,7 @@ bool cluster_render_status(const struct cluster_view *v,
         }
         if (ok && v->ntables > 0) {
             buf_append(out, "\n", 1);
-            ok = status_tables_text(v, out);
+            ok = status_tables_text(v, h->now_ms, out);
         }
     }
     free(loads);

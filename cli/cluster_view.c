@@ -205,9 +205,39 @@ static bool add_active_tables(struct cluster_view *v)
 
 /* ---- from the membership ------------------------------------------------- */
 
+/*
+ * Sets the created_ms of each table's active version from its record; a
+ * record that is missing leaves it unknown. MEMB_OK, or a failure with a
+ * message in err.
+ */
+static enum memb_status add_created(struct membership *m,
+                                    struct cluster_view *v, char *err,
+                                    size_t errlen)
+{
+    for (size_t i = 0; i < v->ntables; i++) {
+        struct cluster_table *x = &v->tables[i];
+        if (x->active_version == 0) {
+            continue;
+        }
+        struct memb_version rec;
+        enum memb_status st = membership_version_get(m, x->name,
+                                                     x->active_version, &rec);
+        if (st == MEMB_NOTFOUND) {
+            continue;
+        }
+        if (st != MEMB_OK) {
+            snprintf(err, errlen, "cannot read %s version %" PRIu64 ": %s",
+                     x->name, x->active_version, membership_error(m));
+            return st;
+        }
+        x->created_ms = rec.created_ms > 0 ? rec.created_ms : 0;
+    }
+    return MEMB_OK;
+}
+
 enum memb_status cluster_view_from_membership(struct membership *m,
                                               const char *source,
-                                              bool readiness,
+                                              bool health,
                                               struct cluster_view *v,
                                               char *err, size_t errlen)
 {
@@ -269,6 +299,7 @@ enum memb_status cluster_view_from_membership(struct membership *m,
         x->replication = tabs[i].replication;
         snprintf(x->fallback_key, sizeof(x->fallback_key), "%s",
                  tabs[i].fallback_key);
+        x->max_age_known = true;
         x->max_age_s = tabs[i].max_age_s;
         x->dims = tabs[i].dims;
     }
@@ -284,7 +315,10 @@ enum memb_status cluster_view_from_membership(struct membership *m,
         snprintf(err, errlen, "out of memory");
         return MEMB_ERR;
     }
-    for (size_t i = 0; readiness && i < v->ntables; i++) {
+    if (health && (st = add_created(m, v, err, errlen)) != MEMB_OK) {
+        return st;
+    }
+    for (size_t i = 0; health && i < v->ntables; i++) {
         struct cluster_table *x = &v->tables[i];
         if (x->active_version == 0 || x->partitions == 0) {
             continue;
@@ -476,6 +510,41 @@ static int parse_nodes(const json_t *doc, struct cluster_view *v, char *err,
                        "wrong type", i, id);
         }
         n->capacity = cap ? (uint32_t)cap : PLACE_DEFAULT_CAPACITY;
+    }
+    return 0;
+}
+
+/*
+ * Reads "freshness" into the tables with an active version; entries for
+ * other tables are ignored.
+ */
+static int parse_freshness(const json_t *doc, struct cluster_view *v,
+                           char *err, size_t errlen)
+{
+    const json_t *fr = json_object_get(doc, "freshness");
+    if (fr == NULL || json_is_null(fr)) {
+        return 0;
+    }
+    if (!json_is_object(fr)) {
+        return bad(err, errlen, "\"freshness\" is not an object");
+    }
+    const char *name;
+    const json_t *e;
+    json_object_foreach((json_t *)fr, name, e) {
+        uint64_t created, max_age;
+        if (!json_is_object(e) || !get_u64(e, "created_ms", &created) ||
+            created > INT64_MAX || !get_u64(e, "max_age_s", &max_age)) {
+            return bad(err, errlen, "\"freshness\": bad entry for table %s",
+                       name);
+        }
+        struct cluster_table *x =
+            (struct cluster_table *)cluster_view_table(v, name);
+        if (x == NULL || x->active_version == 0) {
+            continue;
+        }
+        x->created_ms = (int64_t)created;
+        x->max_age_s = max_age;
+        x->max_age_known = true;
     }
     return 0;
 }
@@ -678,6 +747,9 @@ int cluster_view_from_json(const char *json, size_t len, const char *source,
     if (rc == 0 && (!add_placement_nodes(v) || !add_placement_tables(v) ||
                     !add_active_tables(v))) {
         rc = bad(err, errlen, "out of memory");
+    }
+    if (rc == 0) {
+        rc = parse_freshness(doc, v, err, errlen);
     }
     if (rc == 0) {
         const json_t *src = json_object_get(doc, "ready_source");

@@ -15,14 +15,18 @@
  *    "nodes": [{"id", "addr", "zone", "capacity", "live", "state",
  *               "draining", optional "batch_memory", "batch_used"}, ...],
  *    "ready": {"t": {"v": [count per partition] | {"node": [p, ...]}}},
- *    "ready_source": "self" (optional)}
+ *    "ready_source": "self" (optional),
+ *    "freshness": {"t": {"created_ms": c, "max_age_s": m}} (optional)}
  * "ready" may be missing or lack a table: that table's readiness is then
  * unknown. In the {"node": [partitions]} form only live nodes count, as
  * membership_ready_count() counts them, and each node once. With
  * "ready_source": "self" the answering node lists only what it holds
  * itself: the caller asks the other live nodes for their views and adds
- * their readiness with cluster_view_merge_ready(). Unknown fields are
- * ignored.
+ * their readiness with cluster_view_merge_ready(). "freshness" gives, per
+ * table with an active version, when the loader built that version (Unix
+ * ms, 0: unknown) and the table's max age (seconds, 0: none); a table it
+ * lacks (or a node too old to send it) has both unknown. Unknown fields
+ * are ignored.
  *
  * Ownership: every pointer in a view is owned by it; cluster_view_free()
  * releases them. Parsing and routing do no I/O.
@@ -63,6 +67,11 @@ struct cluster_table {
     uint64_t max_age_s;
     uint32_t dims;
     uint64_t active_version; /* 0: none */
+    bool max_age_known;     /* max_age_s is known: from the membership, or
+                               LARDER.VIEW's "freshness" */
+    int64_t created_ms;     /* when the loader built the active version
+                               (its record's created_ms, Unix ms); 0:
+                               unknown or no active version */
     uint32_t *ready;        /* ready live replicas per partition of the
                                active version; NULL: unknown or none */
 };
@@ -87,13 +96,14 @@ void cluster_view_free(struct cluster_view *v);
 
 /*
  * Fills v from the membership: members, tables, the active map, the
- * stored placement and, with readiness, the ready replicas of every
- * active version's partitions (left unknown otherwise). Returns MEMB_OK,
- * or a failure with a message in err.
+ * stored placement and, with health (what `larder status` judges), the
+ * ready replicas of every active version's partitions and each active
+ * version's created_ms from its record (both left unknown otherwise).
+ * Returns MEMB_OK, or a failure with a message in err.
  */
 enum memb_status cluster_view_from_membership(struct membership *m,
                                               const char *source,
-                                              bool readiness,
+                                              bool health,
                                               struct cluster_view *v,
                                               char *err, size_t errlen);
 

@@ -10,25 +10,9 @@
 #include <string.h>
 
 #include "cli_ctx.h"
+#include "cluster_output.h"
 #include "json_writer.h"
 #include "node_status.h"
-
-/* Formats seconds as "45s", "3m 5s", "2h 10m", "4d 3h". */
-static void format_age(uint64_t s, char *out, size_t outlen)
-{
-    if (s < 60) {
-        snprintf(out, outlen, "%llus", (unsigned long long)s);
-    } else if (s < 3600) {
-        snprintf(out, outlen, "%llum %llus", (unsigned long long)(s / 60),
-                 (unsigned long long)(s % 60));
-    } else if (s < 86400) {
-        snprintf(out, outlen, "%lluh %llum", (unsigned long long)(s / 3600),
-                 (unsigned long long)(s % 3600 / 60));
-    } else {
-        snprintf(out, outlen, "%llud %lluh", (unsigned long long)(s / 86400),
-                 (unsigned long long)(s % 86400 / 3600));
-    }
-}
 
 static void emit_status_json(struct cli_ctx *c, const char *peer,
                              const struct node_status *st)
@@ -107,9 +91,9 @@ static int emit_status_text(struct cli_ctx *c, const char *peer,
         snprintf(version, sizeof(version), "%llu",
                  (unsigned long long)x->version);
         snprintf(rows, sizeof(rows), "%llu", (unsigned long long)x->rows);
-        format_age(x->age_s, age, sizeof(age));
+        cluster_format_age(x->age_s, age, sizeof(age));
         if (x->max_age_s > 0) {
-            format_age(x->max_age_s, max_age, sizeof(max_age));
+            cluster_format_age(x->max_age_s, max_age, sizeof(max_age));
         } else {
             snprintf(max_age, sizeof(max_age), "-");
         }

@@ -6,7 +6,8 @@ refused or unhealthy, 2 usage, 3 unreachable) and --json that parses.
 
 Member addresses need not be running for add/ring; one test starts a real
 larderd on the same membership and sees it live, placed and readable
-through routing. --seeds is tested against small fake nodes in this
+through routing; another sees a table grow stale past its max age and a
+fresh load clear it. --seeds is tested against small fake nodes in this
 process (a RESP server answering LARDER.VIEW, T.GET and T.MGET), so the
 CLI's routing and -WRONGNODE following are checked whatever larderd
 implements; a real node is asked too and the check skips if it does not
@@ -396,6 +397,116 @@ def test_live_node(ctx):
     check("no live node" in r.err, "stderr %r" % r.err)
 
 
+def load_table(ctx, m, store, table, path):
+    """Loads path into table with larder-load (which activates it once
+    ready)."""
+    cp = h._run_tool([binary(ctx, "loader/larder-load"), "--membership", m,
+                      "--store", store, "--table", table, "--input", path,
+                      "--key", "id", "--ready-timeout",
+                      str(int(h.scaled(30)))], None, h.scaled(60))
+    r = Result(cp)
+    no_sanitizer_report("larder-load", r)
+    if r.rc != 0:
+        h.fail("larder-load failed: %r" % r)
+
+
+def status_table(st, table):
+    t = [x for x in st["tables"] if x["table"] == table]
+    eq(len(t), 1, "table %s in status --json" % table)
+    return t[0]
+
+
+def test_freshness(ctx):
+    """A table whose active version is older than its max age makes the
+    cluster's status degraded (exit 1, the table named as stale), through
+    the membership and through a node's LARDER.VIEW; a fresh load makes it
+    healthy again. A table without a max age is never stale."""
+    ctx.larder_only("the larder CLI")
+    d = h.tmpdir()
+    data = os.path.join(d, "data")
+    m = "local:" + os.path.join(data, "membership")
+    node = ctx.server(["--data-dir", data, "--node-id", "n1",
+                       "--watch-interval-ms", "50"])
+    addr = "%s:%d" % (h.HOST, node.port)
+    h.wait_until(lambda: nodes(ctx, m).get("n1", {}).get("live"), 20,
+                 interval=0.1, what="n1 live")
+    expect(cli(ctx, m, "table", "create", "daily", "--partitions", "4"), 0,
+           "table create daily")
+    store = "file://" + os.path.join(data, "store")
+    path = os.path.join(d, "daily.tsv")
+    with open(path, "w") as f:
+        f.write("id\tname\n" + "".join("%d\tu%d\n" % (i, i)
+                                        for i in range(20)))
+    load_table(ctx, m, store, "daily", path)
+
+    def status(*extra):
+        r = cli(ctx, m, "status", *extra)
+        st = json.loads(r.out) if "--json" in extra and r.out else None
+        return r, st
+
+    def verdict_is(want, *extra):
+        r, st = status("--json", *extra)
+        if st is None or r.rc != (0 if want == "healthy" else 1) or \
+                st["verdict"] != want:
+            return False
+        return any(x["table"] == "daily" and x["active_version"]
+                   for x in st["tables"])
+
+    # No max age: healthy, with the age shown and never stale.
+    h.wait_until(lambda: verdict_is("healthy"), 20, interval=0.1,
+                 what="status healthy after the first load")
+    r, st = status("--json")
+    t = status_table(st, "daily")
+    eq((t["active_version"], t["max_age_seconds"], t["stale"]), (1, 0, False),
+       "daily with no max age")
+    check(isinstance(t["age_seconds"], int) and t["age_seconds"] >= 0,
+          "age_seconds: %r" % t)
+
+    # A max age longer than a load takes: the version grows stale.
+    max_age = int(h.scaled(5))
+    expect(cli(ctx, m, "table", "config", "daily", "--max-age",
+               str(max_age)), 0, "table config --max-age")
+    h.wait_until(lambda: verdict_is("degraded"), max_age + h.scaled(10),
+                 interval=0.2, what="status degraded once daily is stale")
+    r, st = status()
+    expect(r, 1, "status with daily stale")
+    check("table daily version 1 is stale: " in r.out and
+          "(max age %d s)" % max_age in r.out, "status: %r" % r.out)
+    hdr = [x for x in r.out.splitlines() if x.startswith("TABLE")]
+    check(hdr and hdr[0].split()[-4:] == ["AGE", "MAX", "AGE", "FRESH"],
+          "status table header: %r" % r.out)
+    row = [x for x in r.out.splitlines() if x.startswith("daily ")]
+    check(row and row[0].split()[-1] == "no", "status row: %r" % r.out)
+    r, st = status("--json")
+    t = status_table(st, "daily")
+    eq((t["max_age_seconds"], t["stale"]), (max_age, True), "daily stale")
+    check(t["age_seconds"] >= max_age, "age_seconds: %r" % t)
+    check(any("daily" in x and "stale" in x for x in st["reasons"]),
+          "reasons: %r" % st["reasons"])
+
+    # The same through the node's LARDER.VIEW, once the node has read the
+    # new max age.
+    if view_supported(ctx, addr):
+        h.wait_until(lambda: verdict_is("degraded", "--seeds", addr), 20,
+                     interval=0.1, what="status --seeds degraded")
+        r, st = status("--json", "--seeds", addr)
+        t = status_table(st, "daily")
+        eq((t["max_age_seconds"], t["stale"]), (max_age, True),
+           "daily stale by --seeds")
+
+    # A fresh load: healthy again.
+    load_table(ctx, m, store, "daily", path)
+    h.wait_until(lambda: verdict_is("healthy"), 20, interval=0.1,
+                 what="status healthy after a fresh load")
+    r, st = status("--json")
+    t = status_table(st, "daily")
+    eq((t["active_version"], t["stale"]), (2, False), "daily after reload")
+    check(t["age_seconds"] <= max_age, "age_seconds: %r" % t)
+    if view_supported(ctx, addr):
+        h.wait_until(lambda: verdict_is("healthy", "--seeds", addr), 20,
+                     interval=0.1, what="status --seeds healthy again")
+
+
 # ---------------------------------------------------------------------------
 # --seeds against fake nodes
 # ---------------------------------------------------------------------------
@@ -648,5 +759,6 @@ def test_zookeeper(ctx):
 
 
 if __name__ == "__main__":
-    h.main([test_usage, test_placement_commands, test_live_node, test_seeds,
-            test_seeds_real_node, test_zookeeper], budget=240)
+    h.main([test_usage, test_placement_commands, test_live_node,
+            test_freshness, test_seeds, test_seeds_real_node,
+            test_zookeeper], budget=240)

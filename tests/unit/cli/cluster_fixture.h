@@ -4,7 +4,8 @@
  * partitions, replication 2) over members a, b, c and the former member d,
  * with partition 3 moving from d to c, wrapped in a LARDER.VIEW document
  * where a is live and ready, b live and joining, c down and draining, and
- * items version 7 is active with partition 1 on one ready replica only.
+ * items version 7 is active with partition 1 on one ready replica only,
+ * built at FIXTURE_CREATED_MS, with a max age of one day.
  */
 #ifndef LARDER_TEST_CLUSTER_FIXTURE_H
 #define LARDER_TEST_CLUSTER_FIXTURE_H
@@ -18,6 +19,9 @@
     "\"tables\":[{\"name\":\"items\",\"partitions\":4,\"replication\":2,"    \
     "\"replicas\":2,\"current\":[[0,1],[1,2],[2,0],[3,1]],"                  \
     "\"target\":[[0,1],[1,2],[2,0],[2,1]]}]}"
+
+/* When items version 7 was built (Unix ms). */
+#define FIXTURE_CREATED_MS 1700000000000LL
 
 /* The nodes of the view; READY is the "ready" member's value. */
 #define FIXTURE_VIEW_WITH(READY)                                             \
@@ -34,7 +38,9 @@
     "\"draining\":false},"                                                   \
     "{\"id\":\"c\",\"addr\":\"10.0.0.3:7000\",\"zone\":\"z1\","              \
     "\"capacity\":200,\"live\":false,\"state\":\"\",\"draining\":true}],"    \
-    "\"ready\":" READY "}"
+    "\"ready\":" READY ","                                                  \
+    "\"freshness\":{\"items\":{\"created_ms\":1700000000000,"              \
+    "\"max_age_s\":86400}}}"
 
 /* Readiness as counts per partition. */
 #define FIXTURE_VIEW FIXTURE_VIEW_WITH("{\"items\":{\"7\":[2,1,2,2]}}")

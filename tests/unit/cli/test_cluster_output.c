@@ -3,7 +3,8 @@
  * commands print (cli/cluster_output.c), from the fixed cluster of
  * cluster_fixture.h: the nodes table with partitions held and incoming,
  * the ring with targets where a move is under way (text and JSON), the
- * moves of a placement change, and the health verdict with its reasons.
+ * moves of a placement change, and the health verdict with its reasons,
+ * the age of each active version among them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,9 @@
 #include "buf.h"
 #include "cluster_fixture.h"
 #include "cluster_output.h"
+
+/* The moment the verdicts are judged at: items version 7 is an hour old. */
+#define NOW (FIXTURE_CREATED_MS + 3600 * 1000)
 
 static void load(const char *json, struct cluster_view *v)
 {
@@ -229,7 +233,7 @@ static void test_health(void **state)
     struct cluster_view v;
     load(FIXTURE_VIEW, &v);
     struct cluster_health h;
-    cluster_health_check(&v, &h);
+    cluster_health_check(&v, NOW, &h);
     assert_false(h.healthy);
     assert_string_equal(text(&h.reasons),
                         "node c is not live\n"
@@ -247,9 +251,9 @@ static void test_health(void **state)
                               "  node c is not live\n"));
     assert_non_null(strstr(s, "  note: 1 partition in motion\n"));
     assert_non_null(strstr(s, "TABLE  VERSION  PARTITIONS  REPLICATION  "
-                              "READY\n"
+                              "READY         AGE    MAX AGE  FRESH\n"
                               "items  7        4           2            "
-                              "3/4 (need 2)\n"));
+                              "3/4 (need 2)  1h 0m  1d 0h    yes\n"));
     b.len = 0;
     assert_true(cluster_render_status(&v, &h, true, &b));
     s = text(&b);
@@ -257,7 +261,8 @@ static void test_health(void **state)
                               "\"verdict\":\"degraded\",\"reasons\":[\"node c "
                               "is not live\","));
     assert_non_null(strstr(s, "\"needed_replicas\":2,"
-                              "\"partitions_ready\":3}"));
+                              "\"partitions_ready\":3,\"age_seconds\":3600,"
+                              "\"max_age_seconds\":86400,\"stale\":false}"));
     cluster_health_free(&h);
     buf_deinit(&b);
 
@@ -265,7 +270,7 @@ static void test_health(void **state)
      * only notes remain. */
     v.nodes[2].live = true;
     v.tables[0].ready[1] = 2;
-    cluster_health_check(&v, &h);
+    cluster_health_check(&v, NOW, &h);
     assert_true(h.healthy);
     assert_int_equal(h.reasons.len, 0);
     cluster_health_free(&h);
@@ -273,7 +278,7 @@ static void test_health(void **state)
     /* Over its memory budget, or readiness unknown: degraded. */
     v.nodes[1].batch_memory = 100;
     v.nodes[1].batch_used = 200;
-    cluster_health_check(&v, &h);
+    cluster_health_check(&v, NOW, &h);
     assert_false(h.healthy);
     assert_string_equal(text(&h.reasons), "node b holds 200 B of batch "
                                           "data, over its budget of 100 B\n");
@@ -281,7 +286,7 @@ static void test_health(void **state)
     v.nodes[1].batch_used = 0;
     free(v.tables[0].ready);
     v.tables[0].ready = NULL;
-    cluster_health_check(&v, &h);
+    cluster_health_check(&v, NOW, &h);
     assert_false(h.healthy);
     assert_string_equal(text(&h.reasons), "table items version 7: "
                                           "readiness unknown\n");
@@ -293,7 +298,7 @@ static void test_health(void **state)
     load(FIXTURE_VIEW, &v);
     v.nodes[0].live = v.nodes[1].live = false;
     memset(v.tables[0].ready, 0, 4 * sizeof(v.tables[0].ready[0]));
-    cluster_health_check(&v, &h);
+    cluster_health_check(&v, NOW, &h);
     assert_string_equal(text(&h.reasons),
                         "node a is not live\n"
                         "node b is not live\n"
@@ -301,6 +306,115 @@ static void test_health(void **state)
                         "table items version 7: 4 of 4 partitions have "
                         "fewer than 1 ready replica (fewest: 0)\n");
     cluster_health_free(&h);
+    cluster_view_free(&v);
+}
+
+/* The fixture with every node live and every partition ready. */
+static void load_healthy(struct cluster_view *v)
+{
+    load(FIXTURE_VIEW, v);
+    v->nodes[2].live = true;
+    v->tables[0].ready[1] = 2;
+}
+
+/* The status report of v at now (text or JSON), NUL-terminated in b. */
+static const char *status_at(const struct cluster_view *v, int64_t now,
+                             bool json, struct buf *b)
+{
+    struct cluster_health h;
+    cluster_health_check(v, now, &h);
+    b->len = 0;
+    assert_true(cluster_render_status(v, &h, json, b));
+    cluster_health_free(&h);
+    return text(b);
+}
+
+static void test_freshness(void **state)
+{
+    (void)state;
+    struct cluster_view v;
+    struct cluster_health h;
+    struct buf b = {0};
+    load_healthy(&v);
+    const int64_t day = 86400LL * 1000;
+
+    /* Exactly the max age old: still fresh. */
+    cluster_health_check(&v, FIXTURE_CREATED_MS + day, &h);
+    assert_true(h.healthy);
+    assert_null(strstr(text(&h.notes), "freshness"));
+    cluster_health_free(&h);
+
+    /* A millisecond older: stale, a reason, so degraded (exit 1). */
+    cluster_health_check(&v, FIXTURE_CREATED_MS + day + 1, &h);
+    assert_false(h.healthy);
+    assert_string_equal(text(&h.reasons), "table items version 7 is stale: "
+                                          "86400 s old (max age 86400 s)\n");
+    cluster_health_free(&h);
+    const char *s = status_at(&v, FIXTURE_CREATED_MS + 2 * day, false, &b);
+    assert_non_null(strstr(s, ": degraded\n  table items version 7 is stale: "
+                              "172800 s old (max age 86400 s)\n"));
+    assert_non_null(strstr(s, "AGE    MAX AGE  FRESH\n"));
+    assert_non_null(strstr(s, "4/4 (need 2)  2d 0h  1d 0h    no\n"));
+    s = status_at(&v, FIXTURE_CREATED_MS + 2 * day, true, &b);
+    assert_non_null(strstr(s, "\"verdict\":\"degraded\","));
+    assert_non_null(strstr(s, "\"age_seconds\":172800,"
+                              "\"max_age_seconds\":86400,\"stale\":true}"));
+
+    /* A clock behind the creation time: age 0, fresh. */
+    cluster_health_check(&v, FIXTURE_CREATED_MS - 5000, &h);
+    assert_true(h.healthy);
+    cluster_health_free(&h);
+
+    /* No max age: never stale, however old. */
+    v.tables[0].max_age_s = 0;
+    cluster_health_check(&v, FIXTURE_CREATED_MS + 1000 * day, &h);
+    assert_true(h.healthy);
+    cluster_health_free(&h);
+    s = status_at(&v, FIXTURE_CREATED_MS + 1000 * day, false, &b);
+    assert_non_null(strstr(s, "1000d 0h  -        yes\n"));
+    s = status_at(&v, FIXTURE_CREATED_MS + 1000 * day, true, &b);
+    assert_non_null(strstr(s, "\"age_seconds\":86400000,"
+                              "\"max_age_seconds\":0,\"stale\":false}"));
+
+    /* No creation time recorded: not judged, a note, healthy. */
+    v.tables[0].max_age_s = 86400;
+    v.tables[0].created_ms = 0;
+    cluster_health_check(&v, FIXTURE_CREATED_MS + 2 * day, &h);
+    assert_true(h.healthy);
+    assert_non_null(strstr(text(&h.notes), "table items version 7: "
+                                           "freshness unknown (no creation "
+                                           "time recorded)\n"));
+    cluster_health_free(&h);
+    s = status_at(&v, FIXTURE_CREATED_MS + 2 * day, true, &b);
+    assert_non_null(strstr(s, "\"age_seconds\":null,"
+                              "\"max_age_seconds\":86400,\"stale\":false}"));
+
+    /* A view without max ages (an older node): a note, healthy. */
+    v.tables[0].created_ms = FIXTURE_CREATED_MS;
+    v.tables[0].max_age_known = false;
+    cluster_health_check(&v, FIXTURE_CREATED_MS + 2 * day, &h);
+    assert_true(h.healthy);
+    assert_non_null(strstr(text(&h.notes), "table items version 7: "
+                                           "freshness unknown (the view does "
+                                           "not report max ages; "
+                                           "--membership does)\n"));
+    cluster_health_free(&h);
+    s = status_at(&v, FIXTURE_CREATED_MS + 2 * day, false, &b);
+    assert_non_null(strstr(s, "2d 0h  unknown  unknown\n"));
+
+    /* No active version: nothing to judge. */
+    v.tables[0].max_age_known = true;
+    v.tables[0].active_version = 0;
+    free(v.tables[0].ready);
+    v.tables[0].ready = NULL;
+    cluster_health_check(&v, FIXTURE_CREATED_MS + 2 * day, &h);
+    assert_true(h.healthy);
+    assert_null(strstr(text(&h.notes), "freshness"));
+    cluster_health_free(&h);
+    s = status_at(&v, FIXTURE_CREATED_MS + 2 * day, true, &b);
+    assert_non_null(strstr(s, "\"age_seconds\":null,"
+                              "\"max_age_seconds\":86400,\"stale\":false}"));
+    buf_deinit(&b);
     cluster_view_free(&v);
 }
 
@@ -314,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_ring),
         cmocka_unit_test(test_moves),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_freshness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * This file implements the unit tests of the admin CLI's cluster view
  * (cli/cluster_view.c): reading a LARDER.VIEW document (nodes, the active
- * map, the embedded placement, readiness in both forms), refusing
+ * map, the embedded placement, readiness in both forms, freshness), refusing
  * malformed ones, adding the readiness other nodes report, and routing a
  * key to the nodes that hold its partition.
  */
@@ -73,6 +73,10 @@ static void test_parse(void **state)
     assert_non_null(t->ready);
     uint32_t want[] = {2, 1, 2, 2};
     assert_memory_equal(t->ready, want, sizeof(want));
+    /* From "freshness": when version 7 was built, and the max age. */
+    assert_true(t->max_age_known);
+    assert_true(t->created_ms == FIXTURE_CREATED_MS);
+    assert_int_equal(t->max_age_s, 86400);
     assert_null(cluster_view_table(&v, "nope"));
     cluster_view_free(&v);
     assert_null(v.nodes);
@@ -160,6 +164,22 @@ static void test_minimal_and_placement_as_text(void **state)
     assert_int_equal(v.ntables, 0);
     assert_null(v.placement);
     cluster_view_free(&v);
+    /* A view without "freshness" (an older node): ages unknown; an entry
+     * for a table without an active version is ignored. */
+    load("{\"generation\":1,\"active\":{\"generation\":1,\"tables\":"
+         "{\"t\":3}}}", &v);
+    assert_int_equal(v.ntables, 1);
+    assert_false(v.tables[0].max_age_known);
+    assert_true(v.tables[0].created_ms == 0);
+    cluster_view_free(&v);
+    load("{\"generation\":1,\"active\":{\"generation\":1,\"tables\":"
+         "{\"t\":3}},\"freshness\":{\"t\":{\"created_ms\":5,"
+         "\"max_age_s\":0},\"u\":{\"created_ms\":6,\"max_age_s\":1}}}", &v);
+    assert_int_equal(v.ntables, 1);
+    assert_true(v.tables[0].max_age_known);
+    assert_true(v.tables[0].created_ms == 5);
+    assert_int_equal(v.tables[0].max_age_s, 0);
+    cluster_view_free(&v);
     /* The placement may come as the text placement_to_json() wrote. */
     struct buf b = {0};
     buf_append_str(&b, "{\"generation\":1,\"placement\":\"");
@@ -213,6 +233,12 @@ static void test_refused(void **state)
                    "2 counts for 4 partitions");
     expect_refused(FIXTURE_VIEW_WITH("{\"items\":{\"7\":{\"a\":[4]}}}"),
                    "a bad partition");
+    expect_refused("{\"generation\":1,\"freshness\":[]}",
+                   "\"freshness\" is not an object");
+    expect_refused("{\"generation\":1,\"freshness\":{\"t\":"
+                   "{\"created_ms\":-1}}}", "bad entry for table t");
+    expect_refused("{\"generation\":1,\"freshness\":{\"t\":"
+                   "{\"max_age_s\":\"1d\"}}}", "bad entry for table t");
 }
 
 /* A key of items that falls in partition p. */
