@@ -357,24 +357,24 @@ def test_live_node(ctx):
     eq((users["active_version"], users["needed_replicas"],
         users["partitions_ready"]), (1, 1, 8), "status of users")
 
-    # The same through the node's own LARDER.VIEW, where larderd has it.
-    if view_supported(ctx, addr):
-        def seeds_healthy():
-            r = cli(ctx, m, "status", "--seeds", addr, "--json")
-            if r.rc != 0:
-                return False
-            st = json.loads(r.out)
-            u = [x for x in st["tables"] if x["table"] == "users"]
-            return u and u[0]["partitions_ready"] == 8 and \
-                st["placement_generation"] == doc["generation"]
-        h.wait_until(seeds_healthy, 20, interval=0.1,
-                     what="status --seeds healthy with users placed")
-        doc2 = ring(ctx, m, "--seeds", addr)
-        eq(doc2, doc, "ring --seeds equals ring from the membership")
-        r = cli(ctx, "local:/nonexistent", "get", "users", "5", "--seeds",
-                addr)
-        expect(r, 0, "get --seeds through the node's view")
-        eq(json.loads(r.out), {"name": "u5"}, "get --seeds value")
+    # The same through the node's own LARDER.VIEW.
+    check(view_supported(ctx, addr), "larderd answers LARDER.VIEW")
+
+    def seeds_healthy():
+        r = cli(ctx, m, "status", "--seeds", addr, "--json")
+        if r.rc != 0:
+            return False
+        st = json.loads(r.out)
+        u = [x for x in st["tables"] if x["table"] == "users"]
+        return u and u[0]["partitions_ready"] == 8 and \
+            st["placement_generation"] == doc["generation"]
+    h.wait_until(seeds_healthy, 20, interval=0.1,
+                 what="status --seeds healthy with users placed")
+    doc2 = ring(ctx, m, "--seeds", addr)
+    eq(doc2, doc, "ring --seeds equals ring from the membership")
+    r = cli(ctx, "local:/nonexistent", "get", "users", "5", "--seeds", addr)
+    expect(r, 0, "get --seeds through the node's view")
+    eq(json.loads(r.out), {"name": "u5"}, "get --seeds value")
 
     # Routed reads: each key's partition is on n1.
     def readable():
