@@ -16,7 +16,6 @@ sorted order, and a glob that matches nothing (66).
 
 import csv
 import gzip
-import io
 import json
 import os
 import sys
