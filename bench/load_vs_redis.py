@@ -46,7 +46,6 @@ Subcommands (the shell script runs them; each is small and exits):
 Only the Python 3 standard library is used.
 """
 
-import datetime
 import json
 import os
 import platform
