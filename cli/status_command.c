@@ -1,9 +1,10 @@
 /*
  * This file implements `larder status`. With --node it asks that node for
  * INFO batch (node_status.h) and shows its health (ok, degraded with the
- * reasons, starting, stopping) and each batch table's active version, age
- * and max age, exiting 1 unless the node is ok. Without --node it reports
- * on the whole cluster (cmd_cluster_status(), cluster_commands.c).
+ * reasons, starting, joining, draining, stopping) and each batch table's
+ * active version, age and max age, exiting 1 unless the node is ok.
+ * Without --node it reports on the whole cluster (cmd_cluster_status(),
+ * cluster_commands.c).
  */
 #include <stdbool.h>
 #include <stdio.h>

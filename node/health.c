@@ -15,7 +15,7 @@
 #include "server.h"
 
 static const char *const state_names[HEALTH_STATES] = {
-    "ok", "degraded", "starting", "stopping", "draining"};
+    "ok", "degraded", "starting", "stopping", "draining", "joining"};
 
 const char *health_state_name(enum health_state s)
 {
@@ -66,6 +66,21 @@ void health_evaluate(const struct health_input *in, struct health_report *out)
         out->state = HEALTH_STARTING;
         return;
     }
+    if (in->behind && !in->membership_degraded &&
+        in->active_generation != v->generation) {
+        out->state = HEALTH_JOINING;
+        out->nreasons = 1;
+        if (in->switch_why != NULL && in->switch_why[0] != '\0') {
+            snprintf(out->reasons[0], HEALTH_REASON_LEN, "cannot switch to "
+                     "generation %" PRIu64 " (serving %" PRIu64 "): %s",
+                     in->active_generation, v->generation, in->switch_why);
+        } else {
+            snprintf(out->reasons[0], HEALTH_REASON_LEN, "pulling generation "
+                     "%" PRIu64 " (serving %" PRIu64 ")",
+                     in->active_generation, v->generation);
+        }
+        return;
+    }
     out->state = HEALTH_OK;
     if (in->membership_degraded) {
         add_reason(out, "membership is unreachable: serving the last saved "
@@ -99,12 +114,17 @@ void health_check(struct server *srv, const struct batch_view *v,
     pthread_mutex_lock(&srv->config_lock);
     uint64_t max_age = srv->opts->max_age.num;
     pthread_mutex_unlock(&srv->config_lock);
+    struct puller_lag lag;
+    bool behind = puller_behind(srv->puller, &lag);
     struct health_input in = {
         .view = v,
         .usage = usage,
         .stopping = __atomic_load_n(&srv->shutting_down, __ATOMIC_RELAXED) != 0,
         .draining = puller_draining(srv->puller),
         .membership_degraded = batch_degraded(srv->batch),
+        .behind = behind,
+        .active_generation = behind ? lag.generation : 0,
+        .switch_why = behind ? lag.why : NULL,
         .default_max_age_s = max_age,
         .now_ms = now_ms,
     };

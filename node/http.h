@@ -4,7 +4,8 @@
  *
  *   GET /metrics          the Prometheus text page (metrics.h)
  *   GET /health           {"status": ...} as health.h defines it: 200 when
- *                         ok or degraded, 503 when starting or stopping
+ *                         ok or degraded, 503 when starting, joining,
+ *                         draining or stopping
  *   GET /health?strict=1  the same, but 503 when degraded too
  *
  * It runs libevent's evhttp on a thread of its own, with its own

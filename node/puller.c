@@ -11,7 +11,10 @@
  *      re-populating the partitions this node owns; a version whose
  *      missing partitions do not fit in --batch-memory is refused, as a
  *      pull would be), then switch all tables at once; the node is
- *      "ready" while it serves the map's generation, "joining" otherwise;
+ *      "ready" while it serves the map's generation, "joining" otherwise
+ *      (and behind for /health, puller_behind(), while it pulls for such
+ *      a switch or cannot make it, until the view of the map's generation
+ *      is published);
  *   4. reshape mapped versions whose owned partitions changed with the
  *      placement (pull the new ones, drop the ones no longer routed here);
  *   5. pull every staged version newer than its table's active one that
@@ -124,6 +127,14 @@ struct puller {
     struct batch_saved_view saved;
     bool announced_ready;
     char live_state[MEMB_STATE_MAX]; /* last set in membership; "" none */
+    /* Why the last switch failed ("" none), and to which generation. */
+    char switch_why[PULLER_WHY_LEN];
+    uint64_t switch_why_gen;
+    /* What puller_behind() answers: set by the thread under lag_lock. */
+    pthread_mutex_t lag_lock;
+    bool behind;
+    struct puller_lag lag;
+    bool lagging; /* this cycle ends behind the active generation */
     int drain_requested; /* atomic: LARDER.DRAIN */
     int draining;        /* atomic: requested or marked */
     int drain_marked;    /* atomic: the operator's mark, as last read */
@@ -970,6 +981,13 @@ static void try_switch(struct puller *p, const struct cluster *cs, int64_t now)
             bad = e;
         }
     }
+    if (bad != NULL) {
+        p->switch_why_gen = cs->active.generation;
+        /* A table name, a version and the first 128 bytes of err fit. */
+        snprintf(p->switch_why, sizeof(p->switch_why), "%s version %" PRIu64
+                 "%s: %.128s", bad->table, bad->version,
+                 refused ? " does not fit" : "", err);
+    }
     if (bad != NULL && refused) {
         uint64_t cur = 0;
         problem(p, "cannot switch to generation %" PRIu64 ": %s version %"
@@ -996,12 +1014,36 @@ static void try_switch(struct puller *p, const struct cluster *cs, int64_t now)
     }
     batch_switch(p->b, cs->active.generation, hs, n, now);
     p->saved_partial = false;
+    p->switch_why[0] = '\0';
     BATCH_STAT_ADD(p->b, batch_switches_total, 1);
     log_switch(&cs->active);
     for (size_t i = 0; i < n; i++) {
         attempt_clear(p, hs[i]->table, hs[i]->version);
     }
     free(hs);
+}
+
+/*
+ * True if switching to cs's active map has something to pull or map first,
+ * which may take long; false if every version is mapped with the
+ * partitions this node owns (the usual case: pulled while staged).
+ */
+static bool switch_needs_pull(struct puller *p, const struct cluster *cs)
+{
+    for (size_t i = 0; i < cs->active.n; i++) {
+        const struct memb_active_entry *e = &cs->active.entries[i];
+        struct batch_held *h = batch_held_find(p->b, e->table, e->version);
+        if (h == NULL || h->segs == NULL) {
+            return true;
+        }
+        uint64_t *want = owned_parts(p, h->table, h->manifest.partitions);
+        uint64_t more = batch_held_missing_bytes(h, want);
+        free(want);
+        if (more > 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Serves the saved view from local files (membership unreachable). */
@@ -1380,6 +1422,21 @@ static void update_live_state(struct puller *p, bool ready)
     snprintf(p->live_state, sizeof(p->live_state), "%s", want);
 }
 
+/*
+ * Publishes for puller_behind() whether the node serves a view of another
+ * generation than gen, the cluster's active one (with the reason its last
+ * switch to gen failed, if one did).
+ */
+static void set_behind(struct puller *p, bool behind, uint64_t gen)
+{
+    pthread_mutex_lock(&p->lag_lock);
+    p->behind = behind;
+    p->lag.generation = behind ? gen : 0;
+    snprintf(p->lag.why, sizeof(p->lag.why), "%s",
+             behind && p->switch_why_gen == gen ? p->switch_why : "");
+    pthread_mutex_unlock(&p->lag_lock);
+}
+
 static void sync_cluster(struct puller *p, int64_t now)
 {
     struct cluster cs;
@@ -1396,6 +1453,12 @@ static void sync_cluster(struct puller *p, int64_t now)
     uint64_t gen = 0;
     bool has = batch_generation(p->b, &gen);
     if (!has || gen != cs.active.generation || p->saved_partial) {
+        /* Said by /health while the versions are pulled (try_switch()
+         * may take long), not for a switch to versions already mapped. */
+        if (has && gen != cs.active.generation &&
+            switch_needs_pull(p, &cs)) {
+            set_behind(p, true, cs.active.generation);
+        }
         try_switch(p, &cs, now);
     }
     has = batch_generation(p->b, &gen);
@@ -1412,6 +1475,12 @@ static void sync_cluster(struct puller *p, int64_t now)
      * cannot switch (a version it has no room for, a failing pull) says
      * "joining", so routing prefers the nodes that can. */
     update_live_state(p, ready);
+    /* Once switched, behind ends only with the view's publication
+     * (cycle()); until then the node still serves the old generation. */
+    p->lagging = has && !ready;
+    if (p->lagging) {
+        set_behind(p, true, cs.active.generation);
+    }
     if (!stopping(p)) {
         reshape_held(p, now);
     }
@@ -1426,6 +1495,7 @@ static void sync_cluster(struct puller *p, int64_t now)
 static void cycle(struct puller *p)
 {
     int64_t now = wall_ms();
+    p->lagging = false;
     if (!p->saved_loaded) {
         char err[512];
         p->saved_loaded = true;
@@ -1451,6 +1521,9 @@ static void cycle(struct puller *p)
     }
     update_routes(p, now);
     batch_commit(p->b);
+    if (!p->lagging) {
+        set_behind(p, false, 0);
+    }
     report_memory(p);
 }
 
@@ -1534,6 +1607,20 @@ bool puller_draining(const struct puller *p)
     return p != NULL && __atomic_load_n(&p->draining, __ATOMIC_RELAXED) != 0;
 }
 
+bool puller_behind(struct puller *p, struct puller_lag *out)
+{
+    if (p == NULL) {
+        return false;
+    }
+    pthread_mutex_lock(&p->lag_lock);
+    bool behind = p->behind;
+    if (behind) {
+        *out = p->lag;
+    }
+    pthread_mutex_unlock(&p->lag_lock);
+    return behind;
+}
+
 static char *dup_or_empty(const char *s)
 {
     return strdup(s != NULL ? s : "");
@@ -1561,6 +1648,7 @@ int puller_create(const struct puller_options *o, struct batch *b,
     p->fatal_arg = o->fatal_arg;
     p->b = b;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->lag_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1649,6 +1737,7 @@ void puller_destroy(struct puller **pp)
     free(p->node_id);
     free(p->addr);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->lag_lock);
     pthread_cond_destroy(&p->cond);
     free(p);
     *pp = NULL;

@@ -17,7 +17,8 @@
  *
  * Its live state in membership is "joining" until it serves the cluster's
  * active generation, then "ready", and "draining" while draining (asked by
- * LARDER.DRAIN or by the operator's drain mark in membership).
+ * LARDER.DRAIN or by the operator's drain mark in membership). The same
+ * "behind the active generation" is kept for /health (puller_behind()).
  *
  * It is the only writer of the batch catalog (batch.h) and the only user of
  * the membership and store handles. If membership cannot be opened at
@@ -74,6 +75,25 @@ void puller_set_drain(struct puller *p, bool drain);
 /* True while the node drains: asked with puller_set_drain() or marked
  * draining in membership. Any thread; no lock. */
 bool puller_draining(const struct puller *p);
+
+/* What a node that serves a view but not the cluster's active generation
+ * waits for (health.h: joining). */
+#define PULLER_WHY_LEN 256
+
+struct puller_lag {
+    uint64_t generation;      /* the cluster's active generation */
+    char why[PULLER_WHY_LEN]; /* why the last switch to it failed; "" if
+                                 none has failed yet (still pulling) */
+};
+
+/*
+ * True if membership answered the puller's last cycle and the node serves
+ * a view of another generation than the cluster's active one; then fills
+ * *out. False before the first view, while membership is unreachable (the
+ * node serves its saved view: degraded, not behind) and once the node
+ * serves the active generation. Any thread; takes a short lock.
+ */
+bool puller_behind(struct puller *p, struct puller_lag *out);
 
 /* Stops the thread if needed and frees everything; sets *p to NULL. */
 void puller_destroy(struct puller **p);

@@ -16,7 +16,10 @@ the target pulls it at once, the old owner drops it only once the
 placement no longer lists it); LARDER.DRAIN and the membership drain mark
 flipping /health to 503 draining and back while the node keeps serving;
 a node restarted while membership is unreachable serving exactly its last
-partitions, degraded. With ZooKeeper installed (zk_harness.py), the same
+partitions, degraded; a node that cannot switch to the cluster's newly
+activated generation (the version is over its --batch-memory) answering
+/health 503 "joining" with the reason while it serves the previous one,
+then 200 once it serves the active generation again. With ZooKeeper installed (zk_harness.py), the same
 registration and drain through a zk: membership, without a placement
 (every node holds every partition).
 
@@ -86,11 +89,12 @@ class Cluster:
                 # The test writes the placement itself, moves included.
                 "--placement-controller", "no"]
 
-    def start(self, nid, membership=None):
+    def start(self, nid, membership=None, extra=()):
         port = h.free_port()
         self.http.setdefault(nid, h.free_port())
         args = self.args(nid, membership) + ["--advertise",
-                                             "%s:%d" % (h.HOST, port)]
+                                             "%s:%d" % (h.HOST, port)] + \
+            list(extra)
         srv = self.ctx.server(args, port=port)
         self.nodes[nid] = srv
         return srv
@@ -126,11 +130,12 @@ class Cluster:
         else:
             os.unlink(path)
 
-    def input(self, tag):
+    def input(self, tag, pad=0):
         path = os.path.join(self.dir, "users-%s.jsonl" % tag)
         with open(path, "w") as f:
             for i in range(KEYS):
-                f.write(json.dumps({"id": "k%d" % i, "v": "%s" % tag}) + "\n")
+                f.write(json.dumps({"id": "k%d" % i,
+                                    "v": "%s" % tag + "." * pad}) + "\n")
         return path
 
     def run(self, cmd, what):
@@ -142,9 +147,10 @@ class Cluster:
                       p.stderr.decode()))
         return p
 
-    def stage(self, tag):
+    def stage(self, tag, pad=0):
         self.run([self.loader, "--membership", self.membership, "--store",
-                  self.store, "--table", "users", "--input", self.input(tag),
+                  self.store, "--table", "users", "--input",
+                  self.input(tag, pad),
                   "--key", "id", "--value-field", "v", "--partitions",
                   str(PARTS), "--stage-only", "yes"], "larder-load")
 
@@ -432,6 +438,90 @@ def test_cluster_lifecycle(ctx):
                "degraded n3 T.GET %s (partition %d)" % (key, p))
 
 
+def test_health_joining_while_behind(ctx):
+    """Two nodes without a placement (each holds every partition). n2,
+    restarted with a --batch-memory that holds version 1 but not version 2
+    beside it, refuses version 2; once n1 makes it active, n2 keeps serving
+    version 1 and /health says 503 "joining" with the reason (INFO too);
+    after a rollback names version 1 again, n2 switches and says 200 ok."""
+    cl = Cluster(ctx)
+    ids = IDS[:2]
+    for nid in ids:
+        cl.start(nid)
+    for nid in ids:
+        wait_health(cl.http[nid], 200, "ok")
+
+    def on_generation(nid, gen):
+        h.wait_until(lambda: h.info_int(cl.nodes[nid].info("batch"),
+                                        "batch_generation") == gen, 20,
+                     what="%s on generation %d" % (nid, gen))
+
+    cl.stage(1)
+    for nid in ids:
+        h.wait_until(lambda: cl.ready_record(nid, 1) == list(range(PARTS)),
+                     20, what="%s ready for version 1" % nid)
+    cl.cli("activate", "users=1")
+    for nid in ids:
+        on_generation(nid, 1)
+    v1_bytes = h.info_int(cl.nodes["n2"].info("batch"), "batch_used_bytes")
+    check(v1_bytes > 0, "n2 holds version 1")
+    # Version 2 is far bigger; staged while both nodes have room.
+    cl.stage(2, pad=4000)
+    for nid in ids:
+        h.wait_until(lambda: cl.ready_record(nid, 2) == list(range(PARTS)),
+                     20, what="%s ready for version 2" % nid)
+
+    n2 = cl.nodes["n2"]
+    n2.stop_and_check()
+    budget = v1_bytes + 64 * 1024
+    n2 = cl.start("n2", extra=["--batch-memory", str(budget)])
+    h.wait_until(lambda: h.info_int(n2.info("batch"),
+                                    "batch_refusals_total") >= 1, 20,
+                 what="n2 to refuse version 2")
+    on_generation("n2", 1)
+    wait_health(cl.http["n2"], 200, "ok")
+
+    cl.cli("activate", "users=2")
+    on_generation("n1", 2)
+    wait_health(cl.http["n1"], 200, "ok")
+    wait_health(cl.http["n2"], 503, "joining")
+
+    def switch_failed():
+        # "pulling generation 2 (serving 1)" until its first attempt fails.
+        got = health(cl.http["n2"])
+        return got if got[1]["reasons"][:1] != ["pulling generation 2 "
+                                                "(serving 1)"] else None
+    status, doc = h.wait_until(switch_failed, 20,
+                               what="n2's reason to name the failed switch")
+    eq((status, doc["status"], doc["generation"]), (503, "joining", 1),
+       "n2 /health while behind")
+    eq(len(doc["reasons"]), 1, "one reason: %r" % doc["reasons"])
+    check(doc["reasons"][0].startswith("cannot switch to generation 2 "
+                                       "(serving 1): users version 2 does "
+                                       "not fit: ")
+          and "--batch-memory" in doc["reasons"][0],
+          "the reason names the generation and the refusal: %r"
+          % doc["reasons"])
+    eq(doc["tables"]["users"]["version"], 1, "n2 /health table version")
+    info = n2.info("batch")
+    eq((info.get("health"), info.get("batch_generation")), ("joining", "1"),
+       "n2 INFO health while behind")
+    eq(info.get("health_reasons"), doc["reasons"][0], "INFO health_reasons")
+    eq(n2.call("T.GET", "users", "k7"), b"1", "n2 keeps serving version 1")
+    h.wait_until(lambda: view(cl.nodes["n1"])["nodes"][1]["state"] ==
+                 "joining", 20, what="n2's live state joining")
+
+    # The active map names version 1 again (a new generation): n2
+    # switches and is healthy.
+    cl.cli("rollback")
+    on_generation("n2", 3)
+    wait_health(cl.http["n2"], 200, "ok")
+    status, doc = health(cl.http["n2"])
+    eq((status, doc["status"], doc["generation"], doc["reasons"]),
+       (200, "ok", 3, []), "n2 /health after switching")
+    eq(n2.info("batch").get("health"), "ok", "n2 INFO health after switching")
+
+
 def test_zk_registration_and_drain(ctx):
     ctx.larder_only("cluster nodes")
     import zk_harness
@@ -472,5 +562,5 @@ def test_zk_registration_and_drain(ctx):
 
 
 if __name__ == "__main__":
-    h.main([test_cluster_lifecycle, test_zk_registration_and_drain],
-           budget=150)
+    h.main([test_cluster_lifecycle, test_health_joining_while_behind,
+            test_zk_registration_and_drain], budget=210)

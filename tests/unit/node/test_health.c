@@ -1,6 +1,8 @@
 /*
  * This file implements the unit tests of the health rules (node/health.c):
- * starting without a view, stopping, draining, ok, and each reason for degraded —
+ * starting without a view, stopping, draining, joining (serving a view of
+ * an older generation than the cluster's active one) and its precedence,
+ * ok, and each reason for degraded —
  * a table older than its max age (its own, else the node's default; the
  * build time, else the activation time), membership unreachable, active
  * versions not resident — and the age and max-age helpers.
@@ -97,6 +99,66 @@ static void test_draining(void **state)
     assert_int_equal(r.state, HEALTH_STOPPING);
 }
 
+static void test_joining(void **state)
+{
+    struct fixture f;
+    make(&f, 100000, 1); /* stale too, but joining wins over degraded */
+    struct health_input in = {.view = &f.v, .usage = &f.u, .behind = true,
+                              .active_generation = 5, .now_ms = now};
+    struct health_report r;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_JOINING);
+    assert_string_equal(health_state_name(r.state), "joining");
+    assert_int_equal(r.nreasons, 1);
+    assert_string_equal(r.reasons[0], "pulling generation 5 (serving 4)");
+    in.switch_why = "recs version 4 does not fit: needs 2 MiB";
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_JOINING);
+    assert_string_equal(r.reasons[0], "cannot switch to generation 5 "
+                                      "(serving 4): recs version 4 does not "
+                                      "fit: needs 2 MiB");
+    in.switch_why = ""; /* no failure yet: still pulling */
+    health_evaluate(&in, &r);
+    assert_string_equal(r.reasons[0], "pulling generation 5 (serving 4)");
+    /* The view already serves that generation (the puller has yet to
+     * say so): not joining. */
+    in.active_generation = 4;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_DEGRADED);
+    in.active_generation = 5;
+    /* Stopping, draining and starting win over joining. */
+    in.draining = true;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_DRAINING);
+    in.stopping = true;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_STOPPING);
+    in.stopping = in.draining = false;
+    in.view = NULL;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_STARTING);
+    assert_int_equal(r.nreasons, 0);
+}
+
+static void test_not_joining_while_membership_unreachable(void **state)
+{
+    struct fixture f;
+    make(&f, 60, 0);
+    struct health_input in = {.view = &f.v, .usage = &f.u, .behind = true,
+                              .active_generation = 5,
+                              .membership_degraded = true, .now_ms = now};
+    struct health_report r;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_DEGRADED);
+    assert_int_equal(r.nreasons, 1);
+    assert_non_null(strstr(r.reasons[0], "membership is unreachable"));
+    /* Not behind: ok, as before. */
+    in.membership_degraded = false;
+    in.behind = false;
+    health_evaluate(&in, &r);
+    assert_int_equal(r.state, HEALTH_OK);
+}
+
 static void test_ok(void **state)
 {
     struct fixture f;
@@ -186,6 +248,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starting_and_stopping),
         cmocka_unit_test(test_draining),
+        cmocka_unit_test(test_joining),
+        cmocka_unit_test(test_not_joining_while_membership_unreachable),
         cmocka_unit_test(test_ok),
         cmocka_unit_test(test_stale_by_table_config),
         cmocka_unit_test(test_stale_by_default),
