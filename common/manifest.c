@@ -103,6 +103,7 @@ char *manifest_to_json(const struct manifest *m)
         put(root, "value_bytes", json_u64(m->value_bytes)) &&
         put(root, "run_id", json_string(m->run_id)) &&
         put(root, "created_ms", json_integer(m->created_ms)) &&
+        put(root, "load_ms", json_integer(m->load_ms)) &&
         put(root, "schema", json_incref(schema)) &&
         put(root, "files", json_incref(files))) {
         out = json_dumps(root, JSON_INDENT(2));
@@ -266,6 +267,14 @@ static int parse_root(json_t *root, struct manifest *m, char *err,
     m->partitions = (uint32_t)partitions;
     m->dims = (uint32_t)dims;
     m->created_ms = (int64_t)created;
+    /* Optional: manifests written before it was added have none. */
+    uint64_t load_ms = 0;
+    if (json_object_get(root, "load_ms") != NULL &&
+        get_uint(root, "", "load_ms", INT64_MAX, &load_ms, err, errlen) !=
+            0) {
+        return -1;
+    }
+    m->load_ms = (int64_t)load_ms;
 
     json_t *schema = json_object_get(root, "schema");
     if (schema != NULL && !json_is_null(schema)) {

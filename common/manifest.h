@@ -29,6 +29,9 @@ struct manifest {
     uint64_t value_bytes;
     char run_id[129];
     int64_t created_ms;
+    int64_t load_ms;    /* how long the loader took from its start to
+                           publishing this manifest (reading, building,
+                           copying the segments); 0 if unknown */
     char *schema_json;  /* the input's fields and types as JSON; owned */
     struct manifest_file *files; /* one per partition, by partition; owned */
 };

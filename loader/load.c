@@ -82,6 +82,7 @@ struct load_ctx {
     char manifest_uri[MEMB_URI_MAX];
     uint64_t manifest_checksum;
     int64_t created_ms;
+    double started_s; /* now_s() when the load began */
 };
 
 const char *load_phase_name(enum load_phase p)
@@ -808,6 +809,7 @@ static int put_manifest(struct load_ctx *x)
     snprintf(mf.run_id, sizeof(mf.run_id), "%s",
              x->c->run_id ? x->c->run_id : "");
     mf.created_ms = x->created_ms;
+    mf.load_ms = (int64_t)((now_s() - x->started_s) * 1000.0);
     mf.schema_json = row_encoder_schema_json(x->enc);
     mf.files = calloc(x->partitions, sizeof(*mf.files));
     if (mf.schema_json == NULL || mf.files == NULL) {
@@ -1140,6 +1142,7 @@ int load_run(const struct load_config *c, struct load_result *r)
     memset(&x, 0, sizeof(x));
     x.c = c;
     x.r = r;
+    x.started_s = now_s();
     if (prepare(&x) == 0 && strcmp(r->state, "noop") != 0) {
         int rc = timed(&x, LOAD_PHASE_READ, phase_read);
         if (rc == 0) {

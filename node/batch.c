@@ -935,6 +935,7 @@ static struct batch_view *build_view(struct batch *b)
                 .last_active_ms = h->last_active_ms,
                 .created_ms = h->manifest.created_ms,
                 .pull_ms = h->pull_ms,
+                .load_ms = h->manifest.load_ms,
                 .segs = h->segs,
                 .held_partitions = h->held,
                 .held_rows = h->held_rows,

@@ -67,6 +67,8 @@ struct batch_vinfo {
     int64_t pull_ms;         /* how long its last pull took here: fetching
                                 what was missing, verifying, mapping,
                                 populating, locking */
+    int64_t load_ms;         /* how long the loader took to read, build and
+                                publish it (manifest); 0 if unknown */
     struct segment *const *segs; /* [partitions] if mapped, else NULL;
                                     borrowed from the catalog; segs[p] is
                                     NULL for a partition not held here */

@@ -595,12 +595,13 @@ void cmd_batch_info(struct cmd_ctx *ctx, struct buf *b)
                    ",bytes=%" PRIu64 ",held_partitions=%" PRIu32
                    ",held_rows=%" PRIu64 ",versions=%zu,version_age_seconds=%"
                    PRId64 ",max_age_seconds=%" PRIu64 ",pull_ms=%" PRId64
-                   "\r\n",
+                   ",load_ms=%" PRId64 "\r\n",
                    t->name, a ? a->version : 0, a ? a->rows : 0,
                    a ? a->bytes : 0, a ? a->held_partitions : 0,
                    a ? a->held_rows : 0, t->nversions,
                    a ? health_version_age_ms(a, ctx->now_ms) / 1000 : 0,
-                   health_max_age_s(t, max_age), a ? a->pull_ms : 0);
+                   health_max_age_s(t, max_age), a ? a->pull_ms : 0,
+                   a ? a->load_ms : 0);
     }
     buf_append_str(b, "\r\n");
 }

@@ -267,9 +267,12 @@ struct figures {
       "--max-age); 0: none.")                                                  \
     X("larder_table_pull_duration_seconds", PROM_GAUGE,                        \
       "Seconds the active version's pull took on this node (fetch what is "    \
-      "missing, verify, map, populate, lock).")
+      "missing, verify, map, populate, lock).")                                \
+    X("larder_table_load_duration_seconds", PROM_GAUGE,                        \
+      "Seconds larder-load took to read, build and publish the active "        \
+      "version (from its manifest; 0 if unknown).")
 
-enum { TABLE_FIGURE_COUNT = 7 };
+enum { TABLE_FIGURE_COUNT = 8 };
 
 static void gather(struct server *srv, const struct batch_view *v,
                    const struct batch_usage *usage, int64_t now_ms,
@@ -320,6 +323,7 @@ static void table_figures(const struct batch_vtable *t, uint64_t max_age_s,
     out[4] = a ? (double)health_version_age_ms(a, now_ms) / 1000.0 : 0;
     out[5] = (double)health_max_age_s(t, max_age_s);
     out[6] = a ? (double)a->pull_ms / 1000.0 : 0;
+    out[7] = a ? (double)a->load_ms / 1000.0 : 0;
 }
 
 /* Writes a bucket bound in seconds from nanoseconds, without float

@@ -506,6 +506,9 @@ def test_health_join_load_and_stale(ctx):
     check(age is not None and 0 <= age < 60, "version age %r" % age)
     check(sample(page, "larder_table_pull_duration_seconds", table="recs")
           >= 0, "pull duration metric")
+    load_s = sample(page, "larder_table_load_duration_seconds", table="recs")
+    check(load_s is not None and 0 < load_s < 60,
+          "load duration metric (from the manifest) %r" % load_s)
     check(sample(page, "larder_batch_mapped_bytes") > 0, "mapped bytes")
     eq(sample(page, "larder_batch_resident_bytes"),
        sample(page, "larder_batch_mapped_bytes"), "fully resident")

@@ -30,6 +30,7 @@ static void sample(struct manifest *m, const char *schema)
     m->value_bytes = 4000;
     snprintf(m->run_id, sizeof(m->run_id), "als-2024-05-01");
     m->created_ms = 1714521600123;
+    m->load_ms = 61250;
     m->schema_json = schema != NULL ? strdup(schema) : NULL;
     m->files = calloc(3, sizeof(*m->files));
     assert_non_null(m->files);
@@ -59,6 +60,7 @@ static void assert_same(const struct manifest *a, const struct manifest *b)
     assert_int_equal(a->value_bytes, b->value_bytes);
     assert_string_equal(a->run_id, b->run_id);
     assert_int_equal(a->created_ms, b->created_ms);
+    assert_int_equal(a->load_ms, b->load_ms);
     for (uint32_t p = 0; p < a->partitions; p++) {
         assert_int_equal(a->files[p].partition, b->files[p].partition);
         assert_string_equal(a->files[p].key, b->files[p].key);
@@ -102,6 +104,20 @@ static void test_round_trip(void **state)
                                         sizeof(err)), 0);
     assert_same(&m, &back);
     assert_null(back.schema_json);
+    free(json);
+    manifest_free(&back);
+
+    /* load_ms is optional: a manifest from before it existed has 0. */
+    json = manifest_to_json(&m);
+    assert_non_null(json);
+    char *field = strstr(json, "\"load_ms\": 61250,");
+    assert_non_null(field);
+    memmove(field, field + strlen("\"load_ms\": 61250,"),
+            strlen(field + strlen("\"load_ms\": 61250,")) + 1);
+    assert_int_equal(manifest_from_json(json, strlen(json), &back, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(back.load_ms, 0);
+    assert_int_equal(back.created_ms, m.created_ms);
     free(json);
     manifest_free(&back);
 
@@ -190,6 +206,7 @@ static void test_malformed(void **state)
         {"\"files\": [", "\"files\": 3, \"x\": [", "'files' must be an array"},
         {"\"dims\": 0", "\"dims\": 0, \"dims\": 1", "duplicate"},
         {"\"version\": 12", "\"version\": 99999999999999999999", "line"},
+        {"\"load_ms\": 61250", "\"load_ms\": -1", "'load_ms' must be"},
     };
 #undef SUM
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
