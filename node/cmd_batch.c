@@ -64,22 +64,53 @@ static const struct batch_view *view_or_busy(struct cmd_ctx *ctx)
     return v;
 }
 
+/* Copies argument i as a table name of *len bytes, not yet checked but
+ * for its length; replies -ERR and returns false if that is wrong. */
+static bool table_name_arg(struct cmd_ctx *ctx, size_t i,
+                           char name[BATCH_NAME_MAX], size_t *len)
+{
+    *len = cmd_len(ctx, i);
+    if (*len == 0 || *len >= BATCH_NAME_MAX) {
+        reply_error(&ctx->r, "ERR invalid table name");
+        return false;
+    }
+    memcpy(name, cmd_arg(ctx, i), *len);
+    name[*len] = '\0';
+    return true;
+}
+
 /* Copies argument i as a table name; replies -ERR and returns false if it
  * is not a valid one (so names in error replies are always printable). */
 static bool table_arg(struct cmd_ctx *ctx, size_t i, char name[BATCH_NAME_MAX])
 {
-    size_t len = cmd_len(ctx, i);
-    if (len == 0 || len >= BATCH_NAME_MAX) {
-        reply_error(&ctx->r, "ERR invalid table name");
+    size_t len;
+    if (!table_name_arg(ctx, i, name, &len)) {
         return false;
     }
-    memcpy(name, cmd_arg(ctx, i), len);
-    name[len] = '\0';
     if (!batch_valid_table_name(name)) {
         reply_error(&ctx->r, "ERR invalid table name");
         return false;
     }
     return true;
+}
+
+/*
+ * The batch table name (len bytes, from table_name_arg()) names in v, or
+ * NULL. The name is checked only when no table has it (a table's own name
+ * is valid): *bad is then set, after replying -ERR, for an invalid one,
+ * so names in error replies are always printable. The reads' fast path.
+ */
+static const struct batch_vtable *find_table(struct cmd_ctx *ctx,
+                                             const struct batch_view *v,
+                                             const char *name, size_t len,
+                                             bool *bad)
+{
+    const struct batch_vtable *t = batch_view_table(v, name, len);
+    *bad = t == NULL && !batch_valid_table_name(name);
+    if (*bad) {
+        reply_error(&ctx->r, "ERR invalid table name");
+    }
+    return t;
 }
 
 /* Parses argument i as a version number (> 0). */
@@ -206,14 +237,20 @@ void cmd_tget(struct cmd_ctx *ctx)
                                               "for 't.get' command");
         return;
     }
-    if (!table_arg(ctx, 1, name) || (pinned && !version_arg(ctx, 4, &pin))) {
+    size_t nlen;
+    if (!table_name_arg(ctx, 1, name, &nlen) ||
+        (pinned && !version_arg(ctx, 4, &pin))) {
         return;
     }
     const struct batch_view *v = view_or_busy(ctx);
     if (v == NULL) {
         return;
     }
-    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    bool bad;
+    const struct batch_vtable *t = find_table(ctx, v, name, nlen, &bad);
+    if (bad) {
+        return;
+    }
     if (is_live(t, name)) {
         if (pinned) {
             reply_error(&ctx->r, "ERR VERSION applies to batch tables only");
@@ -296,7 +333,8 @@ void cmd_tmget(struct cmd_ctx *ctx)
         pinned = true;
         nkeys -= 2;
     }
-    if (!table_arg(ctx, 1, name) ||
+    size_t nlen;
+    if (!table_name_arg(ctx, 1, name, &nlen) ||
         (pinned && !version_arg(ctx, ctx->argc - 1, &pin))) {
         return;
     }
@@ -304,7 +342,11 @@ void cmd_tmget(struct cmd_ctx *ctx)
     if (v == NULL) {
         return;
     }
-    const struct batch_vtable *t = batch_view_table(v, name, strlen(name));
+    bool bad;
+    const struct batch_vtable *t = find_table(ctx, v, name, nlen, &bad);
+    if (bad) {
+        return;
+    }
     if (is_live(t, name)) {
         if (pinned) {
             reply_error(&ctx->r, "ERR VERSION applies to batch tables only");
