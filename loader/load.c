@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1073,10 +1074,24 @@ static void cleanup(struct load_ctx *x)
     free(x->infos);
 }
 
+/*
+ * Test hook: with LARDER_TEST_STOP_AT_PHASE naming a phase ("read",
+ * "build", ...), the loader stops itself (SIGSTOP) as that phase begins,
+ * so that a test can kill -9 it there every time rather than by timing.
+ */
+static void test_stop_at(enum load_phase p)
+{
+    const char *s = getenv("LARDER_TEST_STOP_AT_PHASE");
+    if (s != NULL && strcmp(s, load_phase_name(p)) == 0) {
+        raise(SIGSTOP);
+    }
+}
+
 /* Runs one phase, timing it; returns its result. */
 static int timed(struct load_ctx *x, enum load_phase p,
                  int (*fn)(struct load_ctx *))
 {
+    test_stop_at(p);
     double t0 = now_s();
     int rc = fn(x);
     x->r->seconds[p] += now_s() - t0;

@@ -758,6 +758,15 @@ def test_lock_busy(ctx):
     check(c.lock_free("t"), "lock free after SIGTERM")
 
 
+def proc_state(pid):
+    """The state letter of /proc/PID/stat ("T": stopped), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def test_kill_9_at_every_phase(ctx):
     c = Cluster(ctx)
     node = FakeNode(c)
@@ -812,6 +821,26 @@ def test_kill_9_at_every_phase(ctx):
     check(phases[0][0] in caught and phases[3][0] in caught,
           "kill -9 phases caught: %s" % caught)
     print("     kill -9 caught the loader in: %s" % "; ".join(caught))
+    # Every phase for certain: the loader stops itself as the phase begins
+    # (LARDER_TEST_STOP_AT_PHASE), then is killed there. The fake node
+    # makes every staged version ready, so the activate phase is reached.
+    node.serve("t")
+    for phase in ("read", "build", "publish", "wait", "activate"):
+        p = c.start("t", kv_tsv(c, "b.tsv", 1000), "--key", "user",
+                    "--ready-timeout", "120", "--allow-schema-change",
+                    env={"LARDER_TEST_STOP_AT_PHASE": phase})
+        h.wait_until(lambda: p.poll() is not None or
+                     proc_state(p.pid) == "T", 30,
+                     what="the loader to stop at %s" % phase)
+        eq(p.poll(), None, "the loader is alive, stopped at %s" % phase)
+        p.kill()
+        p.wait()
+        eq(c.active(), {"t": v1}, "active after kill -9 at %s" % phase)
+        for v, rec in c.versions("t").items():
+            check(v == v1 or rec["state"] in ("staged", "failed"),
+                  "version %d is %s after kill at %s" % (v, rec["state"],
+                                                        phase))
+    node.stop_serving()
     for ms in (20, 150, 600):
         p = c.start("t", big, "--key", "key", "--value-field", "value",
                     "--ready-timeout", "120")
