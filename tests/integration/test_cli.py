@@ -88,7 +88,7 @@ class Cluster:
     def cli(self, *args, **kw):
         return larder(self.ctx, "--membership", self.membership, *args, **kw)
 
-    def load(self, table, text, *extra, name="in.tsv"):
+    def load(self, table, text, *extra, name="in.tsv", rc=0):
         path = os.path.join(self.dir, "%s-%s" % (table, name))
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
@@ -99,8 +99,9 @@ class Cluster:
                str(int(h.scaled(30)))] + list(extra)
         r = Result(h._run_tool(cmd, None, h.scaled(60)))
         no_sanitizer_report("larder-load", r)
-        if r.rc != 0:
-            h.fail("larder-load %s failed: %r" % (table, r))
+        if r.rc != rc:
+            h.fail("larder-load %s exited %d, not %d: %r" % (table, r.rc, rc,
+                                                             r))
         return r
 
     def wait_value(self, table, key, want, *extra):
@@ -361,6 +362,64 @@ def test_activate_rollback(ctx):
     expect(r, 0, "active with the node stopped")
 
 
+def test_linked_run(ctx):
+    """Versions loaded with one --run-id go together: activating one table
+    alone is refused (CLI exit 1, loader exit 75) while another table holds
+    a version of the run that would not be active, unless --force."""
+    ctx.larder_only("the larder CLI")
+    c = Cluster(ctx)
+    c.load("users", USERS_V1, "--run-id", "r1")
+    c.load("items", USERS_V1, "--run-id", "r1")
+    for t in ("users", "items"):
+        c.load(t, USERS_V2, "--run-id", "r2", "--stage-only", "yes",
+               "--max-row-change", "100", "--allow-schema-change")
+    last = [None]
+
+    def refused_as_linked():
+        r = last[0] = c.cli("activate", "users=2")
+        if r.rc == 0:
+            h.fail("activating users=2 alone was allowed although items=2 "
+                   "is staged in the same run: %r" % (r,))
+        return "items=2" in r.err
+    try:
+        h.wait_until(refused_as_linked, 20, interval=0.2,
+                     what="activate users=2 refused for the linked run")
+    except h.TestFailure:
+        h.fail("never refused for the run link; last: %r" % (last[0],))
+    expect(last[0], 1, "activate one table of a run")
+    check("r2" in last[0].err, "the refusal names the run: %r"
+          % last[0].err)
+    r = c.cli("active", "--json")
+    eq(json.loads(r.out)["tables"], {"users": 1, "items": 1},
+       "nothing switched by the refusal")
+
+    r = c.cli("activate", "users=2", "--force")
+    expect(r, 0, "activate one table of a run with --force")
+    r = c.cli("active", "--json")
+    eq(json.loads(r.out)["tables"], {"users": 2, "items": 1},
+       "users alone switched with --force")
+
+    # The loader activates a version of a run while another table of that
+    # run has a staged version: refused, exit 75, nothing switched.
+    c.load("users", USERS_V1, "--run-id", "r3", "--stage-only", "yes",
+           "--max-row-change", "100", "--allow-schema-change")
+    r = c.load("items", USERS_V1, "--run-id", "r3", "--max-row-change",
+               "100", "--allow-schema-change", rc=75)
+    check("users=3" in r.err, "the loader names the linked version: %r"
+          % r.err)
+    r = c.cli("active", "--json")
+    eq(json.loads(r.out)["tables"], {"users": 2, "items": 1},
+       "the loader's refused activation switched nothing")
+    # Staged together, the run activates together.
+    c.load("items", USERS_V1, "--run-id", "r3", "--stage-only", "yes",
+           "--max-row-change", "100", "--allow-schema-change")
+    h.wait_until(lambda: c.cli("activate", "users=3", "items=4").rc == 0, 20,
+                 interval=0.2, what="activate users=3 items=4 together")
+    r = c.cli("active", "--json")
+    eq(json.loads(r.out)["tables"], {"users": 3, "items": 4},
+       "the whole run r3 active")
+
+
 def test_raw_values(ctx):
     ctx.larder_only("the larder CLI")
     c = Cluster(ctx)
@@ -395,4 +454,4 @@ def test_raw_values(ctx):
 if __name__ == "__main__":
     h.main([test_help_and_usage, test_membership_unreachable,
             test_tables_versions_get, test_activate_rollback,
-            test_raw_values], budget=240)
+            test_linked_run, test_raw_values], budget=240)
