@@ -203,6 +203,8 @@ int cmd_versions(struct cli_ctx *c)
             jw_i64(&w, v->created_ms);
             jw_key_str(&w, "created");
             jw_str(&w, created);
+            jw_key_str(&w, "activated_ms");
+            jw_i64(&w, v->activated_ms);
             jw_key_str(&w, "manifest_uri");
             jw_str(&w, v->manifest_uri);
             jw_key_str(&w, "manifest_checksum");

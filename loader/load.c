@@ -164,7 +164,13 @@ static uint32_t default_min_replicas(const struct load_ctx *x,
     return r > 2 ? r - 1 : 1;
 }
 
-/* True if a version with this push id already did what is asked. */
+/*
+ * True if a version with this push id already did what is asked: it is
+ * active, or retired after it was once active, or staged for a
+ * --stage-only load. A failed version, or one retired without ever being
+ * active (retention retires failed and staged versions too), does not
+ * count: that push runs again.
+ */
 static int push_id_done(struct load_ctx *x, bool *done)
 {
     *done = false;
@@ -187,7 +193,8 @@ static int push_id_done(struct load_ctx *x, bool *done)
             continue;
         }
         bool ok = vs[i].state == MEMB_V_ACTIVE ||
-                  vs[i].state == MEMB_V_RETIRED ||
+                  (vs[i].state == MEMB_V_RETIRED &&
+                   vs[i].activated_ms != 0) ||
                   (vs[i].state == MEMB_V_STAGED && x->c->stage_only);
         if (ok) {
             *done = true;

@@ -67,6 +67,13 @@ int store_retention_apply(struct membership *m, struct store *s,
             }
             continue;
         }
+        if (v->state == MEMB_V_ACTIVE && v->activated_ms == 0) {
+            /* Activated before activated_ms was recorded: its creation
+             * is the latest time known to precede the activation, and
+             * any non-zero time says "once active" when nothing is
+             * known. */
+            v->activated_ms = v->created_ms > 0 ? v->created_ms : 1;
+        }
         v->state = MEMB_V_RETIRED;
         st = membership_version_put(m, table, v);
         if (st != MEMB_OK) {

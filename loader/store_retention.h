@@ -11,8 +11,12 @@
  * are deleted from the store (the segments its manifest lists, or by the
  * naming convention when the manifest is gone, and the manifest), then its
  * record's state becomes MEMB_V_RETIRED, which activation and rollback
- * refuse. A deletion that fails leaves the version unretired, so the next
- * load tries again; a retired version is never looked at again.
+ * refuse. The record keeps activated_ms, so a retired version that was
+ * once active stays told from a failed or never-activated one; an active
+ * record without it (written before the field existed) gets its
+ * created_ms (1 if that is unknown too) instead. A deletion that fails
+ * leaves the version unretired, so the next load tries again; a retired
+ * version is never looked at again.
  */
 #ifndef LARDER_STORE_RETENTION_H
 #define LARDER_STORE_RETENTION_H

@@ -366,16 +366,31 @@ static void backoff(unsigned attempt)
 
 /* ---- apply and rollback -------------------------------------------------- */
 
-/* Marks the activated versions active; the map already changed. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Marks the activated versions active, stamping the time of a first
+ * activation (also on an active record written before activated_ms
+ * existed); the map already changed.
+ */
 static void mark_active(struct membership *m,
                         const struct activation_pair *pairs,
                         struct memb_version *recs, size_t n)
 {
+    int64_t now = wall_ms();
     for (size_t i = 0; i < n; i++) {
-        if (recs[i].state == MEMB_V_ACTIVE) {
+        if (recs[i].state == MEMB_V_ACTIVE && recs[i].activated_ms != 0) {
             continue;
         }
         recs[i].state = MEMB_V_ACTIVE;
+        if (recs[i].activated_ms == 0) {
+            recs[i].activated_ms = now;
+        }
         if (membership_version_put(m, pairs[i].table, &recs[i]) != MEMB_OK) {
             log_warning("activated %s=%" PRIu64
                         " but could not mark it active: %s",

@@ -13,7 +13,8 @@
  * those of the active map. A CAS that loses to a change of other tables is
  * retried (up to 20 attempts, with a short growing pause); one that loses
  * to a change of one of the same tables fails with MEMB_CONFLICT. After
- * the switch the activated versions' state is MEMB_V_ACTIVE.
+ * the switch the activated versions' state is MEMB_V_ACTIVE, and
+ * activated_ms is set on those activated for the first time.
  *
  * activation_rollback() makes the map of the previous generation current
  * again (as a new generation), so linked tables go back together. It undoes

@@ -114,7 +114,8 @@ enum memb_version_state {
     MEMB_V_STAGED = 0, /* built and published, not yet activated */
     MEMB_V_ACTIVE,     /* named by the active map now or before */
     MEMB_V_FAILED,     /* a load that did not complete */
-    MEMB_V_RETIRED,    /* removed from nodes */
+    MEMB_V_RETIRED,    /* removed from nodes; activated_ms says whether it
+                        * was ever active */
 };
 
 struct memb_version {
@@ -129,6 +130,15 @@ struct memb_version {
     char run_id[MEMB_ID_MAX];  /* links versions of one training run */
     char push_id[MEMB_ID_MAX]; /* the orchestrator's retry key */
     int64_t created_ms;   /* Unix ms */
+    /*
+     * Unix ms of the version's first activation; 0 if it was never
+     * activated. Kept when the version is retired, so a retired version
+     * that once served is told from a failed or never-activated one. A
+     * record written before this field existed reads as 0; store retention
+     * gives such a record, if it is active, its created_ms when retiring
+     * it (store_retention.h).
+     */
+    int64_t activated_ms;
 };
 
 /*

@@ -240,6 +240,7 @@ json_t *memb_version_encode(const struct memb_version *v)
     memb_jset(&doc, "run_id", json_string(v->run_id));
     memb_jset(&doc, "push_id", json_string(v->push_id));
     memb_jset(&doc, "created_ms", json_integer(v->created_ms));
+    memb_jset(&doc, "activated_ms", json_integer(v->activated_ms));
     return doc;
 }
 
@@ -271,6 +272,7 @@ enum memb_status memb_version_decode(struct membership *m, const char *where,
     memb_jr_str(&r, doc, "run_id", v->run_id, sizeof(v->run_id));
     memb_jr_str(&r, doc, "push_id", v->push_id, sizeof(v->push_id));
     v->created_ms = memb_jr_i64(&r, doc, "created_ms");
+    v->activated_ms = memb_jr_i64(&r, doc, "activated_ms");
     return r.bad != NULL ? bad_field(m, where, r.bad) : MEMB_OK;
 }
 

@@ -8,7 +8,8 @@ the admin CLI comparing the versions they stage.
   fails with exit 75 naming what changed, publishes nothing and leaves the
   active version; --allow-schema-change lets it through; the manifest
   records each field's types ("int|nil").
-- A push id whose load failed runs again; one that succeeded is a no-op.
+- A push id whose load failed runs again; one that succeeded is a no-op,
+  also once store retention has retired the version.
 - --progress draws on a terminal and writes nothing to a pipe.
 - `larder diff T V1 V2` counts added, removed, changed and unchanged keys
   between two staged versions (also with different partition counts) and
@@ -188,6 +189,83 @@ def test_push_id_retries(ctx):
     eq((r.json["state"], r.json["version"]), ("noop", vs), "staged no-op")
     eq(c.active(), {"p": v3}, "active untouched by staging")
     check(v1 < v3, "versions increase")
+    node.stop_serving()
+
+
+def cli_versions(ctx, c, table):
+    """{version: record} as `larder versions T --json` prints them."""
+    rc, out, err = larder(ctx, c, "versions", table, "--json")
+    eq(rc, 0, "larder versions %s: %s" % (table, err))
+    return {int(v["version"]): v for v in json.loads(out)}
+
+
+def test_push_id_after_retention(ctx):
+    """Retention marks failed loads retired like old active versions: a
+    push id whose load failed still runs again once its version is
+    retired, and one that succeeded stays a no-op after retirement."""
+    c = Cluster(ctx)
+    node = FakeNode(c)
+    v1 = activate_first(c, node, "q", kv_tsv(c, "a.tsv", 100), "--key",
+                        "user", "--partitions", "4")
+    node.serve("q")
+    changed = write_rows(c, "b.tsv", ["user", "extra"],
+                         [("u%06d" % i, i) for i in range(100)])
+    r = c.run("q", changed, "--key", "user", "--push-id", "run-A", "--json")
+    c.expect(r, EXIT_GATE, "push A, first attempt")
+    va = r.json["version"]
+    r = c.run("q", kv_tsv(c, "s.tsv", 100, salt="s"), "--key", "user",
+              "--push-id", "run-S", "--json")
+    c.expect(r, 0, "push S")
+    vs = r.json["version"]
+    # Push L succeeded under a loader that did not record activated_ms.
+    r = c.run("q", kv_tsv(c, "l.tsv", 100, salt="l"), "--key", "user",
+              "--push-id", "run-L", "--json")
+    c.expect(r, 0, "push L")
+    vl = r.json["version"]
+    rec = c.version("q", vl)
+    rec.pop("activated_ms", None)
+    _write_json_atomic(os.path.join(c.mdir, "tables", "q", "versions",
+                                    "v-%06d.json" % vl), rec)
+    # A load keeping only the active version retires all before it: the
+    # failed push A and the once-active pushes S and L alike.
+    r = c.run("q", kv_tsv(c, "t.tsv", 100, salt="t"), "--key", "user",
+              "--store-retain", "1", "--json")
+    c.expect(r, 0, "load with --store-retain 1")
+    vt = r.json["version"]
+    recs = cli_versions(ctx, c, "q")
+    eq([recs[v]["state"] for v in (v1, va, vs, vl, vt)],
+       ["retired", "retired", "retired", "retired", "active"],
+       "states after retention")
+    # The retired successes stay done.
+    for push, v in (("S", vs), ("L", vl)):
+        r = c.run("q", kv_tsv(c, "x.tsv", 100, salt="x"), "--key", "user",
+                  "--push-id", "run-" + push, "--json")
+        c.expect(r, 0, "push %s retried after retirement" % push)
+        eq((r.json["state"], r.json["version"]), ("noop", v),
+           "retired success %s is a no-op" % push)
+    eq(max(c.versions("q")), vt, "no version allocated by the no-op")
+    # The retired failure runs again, now with good input, and activates.
+    r = c.run("q", kv_tsv(c, "a2.tsv", 100, salt="a"), "--key", "user",
+              "--push-id", "run-A", "--json")
+    c.expect(r, 0, "push A retried after retirement")
+    eq(r.json["state"], "active", "push A retry state")
+    va2 = r.json["version"]
+    check(va2 > vt, "push A's retry made a new version (%d)" % va2)
+    eq(c.active(), {"q": va2}, "push A's retry active")
+    eq(cli_versions(ctx, c, "q")[va2]["state"], "active", "retry record")
+    r = c.run("q", kv_tsv(c, "a2.tsv", 100, salt="a"), "--key", "user",
+              "--push-id", "run-A", "--json")
+    c.expect(r, 0, "push A after its retry succeeded")
+    eq((r.json["state"], r.json["version"]), ("noop", va2), "then a no-op")
+    # What tells them apart: the record keeps when a version was activated.
+    recs = cli_versions(ctx, c, "q")
+    check(recs[vs]["activated_ms"] >= recs[vs]["created_ms"] > 0,
+          "push S records when it was activated: %r" % recs[vs])
+    check(recs[va2]["activated_ms"] >= recs[va2]["created_ms"] > 0,
+          "push A's retry records when it was activated: %r" % recs[va2])
+    eq(recs[vl]["activated_ms"], recs[vl]["created_ms"],
+       "push L: retired without a recorded activation, stamped created_ms")
+    eq(recs[va]["activated_ms"], 0, "push A's failed version: never active")
     node.stop_serving()
 
 
@@ -380,6 +458,7 @@ if __name__ == "__main__":
         test_schema_gate,
         test_schema_gate_layout_and_empty,
         test_push_id_retries,
+        test_push_id_after_retention,
         test_progress,
         test_diff,
     ], budget=280)

@@ -160,7 +160,8 @@ static void check_versions(struct membership *a, struct membership *b)
         .manifest_uri = "file:///data/users/v/manifest.json",
         .manifest_checksum = 0xfedcba9876543210ULL, .rows = 1000000,
         .bytes = UINT64_MAX - 5, .partitions = 16, .format = 2,
-        .run_id = "run-7", .push_id = "push-7", .created_ms = 1700000000123};
+        .run_id = "run-7", .push_id = "push-7", .created_ms = 1700000000123,
+        .activated_ms = 1700000000456};
     EXPECT(a, membership_version_put(a, "users", &rec), MEMB_OK);
     struct memb_version rec2 = rec;
     rec2.version = got[4];

@@ -2,7 +2,8 @@
  * Tests of store_retention.h on a local: membership and a file:// store:
  * which versions are retired, that their objects (listed by the manifest,
  * or by convention without one) leave the store, that kept versions keep
- * theirs, and that a second pass changes nothing.
+ * theirs, that a retired record still says whether it was once active,
+ * and that a second pass changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,23 @@ static enum memb_version_state state_of(uint64_t v)
     return rec.state;
 }
 
+static int64_t activated_ms_of(uint64_t v)
+{
+    struct memb_version rec;
+    assert_int_equal(membership_version_get(m, "t", v, &rec), MEMB_OK);
+    return rec.activated_ms;
+}
+
+/* Sets the times of v's record. */
+static void set_times(uint64_t v, int64_t created_ms, int64_t activated_ms)
+{
+    struct memb_version rec;
+    assert_int_equal(membership_version_get(m, "t", v, &rec), MEMB_OK);
+    rec.created_ms = created_ms;
+    rec.activated_ms = activated_ms;
+    assert_int_equal(membership_version_put(m, "t", &rec), MEMB_OK);
+}
+
 static void test_retires_past_retention(void **state)
 {
     (void)state;
@@ -120,6 +138,9 @@ static void test_retires_past_retention(void **state)
     uint64_t v4 = make_version(MEMB_V_STAGED, true);  /* never activated */
     uint64_t v5 = make_version(MEMB_V_ACTIVE, true);  /* active now */
     uint64_t v6 = make_version(MEMB_V_STAGED, true);  /* newer, staged */
+    /* v1 was activated before activated_ms existed; v3 was stamped. */
+    set_times(v1, 1700000000001, 0);
+    set_times(v3, 1700000000003, 1700000000333);
     struct memb_active_entry e = {.version = v5};
     snprintf(e.table, sizeof(e.table), "t");
     struct memb_active a = {.n = 1, .entries = &e};
@@ -155,13 +176,40 @@ static void test_retires_past_retention(void **state)
     assert_int_equal(r.retired, 0);
     assert_int_equal(r.objects, 0);
 
-    /* keep 1: the previous active version goes too. */
+    /* Retired records still tell the once-active from the rest: a record
+     * from before activated_ms gets its creation time. */
+    assert_true(activated_ms_of(v1) == 1700000000001);
+    assert_true(activated_ms_of(v2) == 0);
+    assert_true(activated_ms_of(v4) == 0);
+
+    /* keep 1: the previous active version goes too, keeping its time. */
     assert_int_equal(store_retention_apply(m, st, "t", 1, &r, err,
                                            sizeof(err)),
                      0);
     assert_int_equal(r.retired, 1);
     assert_int_equal(state_of(v3), MEMB_V_RETIRED);
+    assert_true(activated_ms_of(v3) == 1700000000333);
     assert_int_equal(state_of(v6), MEMB_V_STAGED);
+}
+
+/* A once-active record with neither time still retires as once active. */
+static void test_retires_active_without_times(void **state)
+{
+    (void)state;
+    uint64_t v1 = make_version(MEMB_V_ACTIVE, true);
+    uint64_t v2 = make_version(MEMB_V_ACTIVE, true);
+    struct memb_active_entry e = {.version = v2};
+    snprintf(e.table, sizeof(e.table), "t");
+    struct memb_active a = {.n = 1, .entries = &e};
+    assert_int_equal(membership_active_cas(m, 0, &a), MEMB_OK);
+    struct retention_result r;
+    char err[256] = "";
+    assert_int_equal(store_retention_apply(m, st, "t", 1, &r, err,
+                                           sizeof(err)),
+                     0);
+    assert_int_equal(r.retired, 1);
+    assert_int_equal(state_of(v1), MEMB_V_RETIRED);
+    assert_true(activated_ms_of(v1) != 0);
 }
 
 static void test_nothing_active_nothing_retired(void **state)
@@ -182,6 +230,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retires_past_retention, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_retires_active_without_times,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_active_nothing_retired,
                                         setup, teardown),
     };

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -206,6 +207,15 @@ static enum memb_version_state state_of(struct fixture *f, const char *table,
     return v.state;
 }
 
+static int64_t activated_ms_of(struct fixture *f, const char *table,
+                               uint64_t version)
+{
+    struct memb_version v;
+    assert_int_equal(membership_version_get(f->m, table, version, &v),
+                     MEMB_OK);
+    return v.activated_ms;
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static void test_apply(void **state)
@@ -216,9 +226,11 @@ static void test_apply(void **state)
 
     struct activation_pair p = pair("users", 1);
     struct memb_active result;
+    int64_t before = memb_now_ms();
     assert_int_equal(activation_apply(f->m, &p, 1, NULL, &result, f->err,
                                       sizeof(f->err)),
                      MEMB_OK);
+    int64_t after = memb_now_ms();
     assert_int_equal(result.generation, 1);
     assert_int_equal(result.n, 1);
     assert_string_equal(result.entries[0].table, "users");
@@ -226,6 +238,10 @@ static void test_apply(void **state)
     membership_active_free(&result);
     assert_int_equal(state_of(f, "users", 1), MEMB_V_ACTIVE);
     assert_int_equal(state_of(f, "items", 1), MEMB_V_STAGED);
+    /* The first activation is stamped; a staged version has none. */
+    int64_t first = activated_ms_of(f, "users", 1);
+    assert_true(first >= before && first <= after);
+    assert_true(activated_ms_of(f, "items", 1) == 0);
 
     /* Another table joins the map; the first one stays. */
     assert_int_equal(apply1(f, "items", 1, false), MEMB_OK);
@@ -240,9 +256,19 @@ static void test_apply(void **state)
     assert_int_equal(active_of(f, "users", &g), 2);
     assert_int_equal(g, 3);
     assert_int_equal(state_of(f, "users", 1), MEMB_V_ACTIVE);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000000};
+    nanosleep(&pause, NULL);
     assert_int_equal(apply1(f, "users", 1, false), MEMB_OK);
     assert_int_equal(active_of(f, "users", &g), 1);
     assert_int_equal(g, 4);
+    assert_true(activated_ms_of(f, "users", 1) == first);
+
+    /* An active record written before activated_ms existed gets one when
+     * it is activated again. */
+    stage(f->m, "users", 3, MEMB_V_ACTIVE, "");
+    ready(f->m, "users", 3, "n1");
+    assert_int_equal(apply1(f, "users", 3, false), MEMB_OK);
+    assert_true(activated_ms_of(f, "users", 3) >= first);
 }
 
 static void test_invalid_arguments(void **state)

@@ -416,6 +416,7 @@ static struct memb_version make_version(uint64_t version,
     snprintf(v.run_id, sizeof(v.run_id), "run-%" PRIu64, version);
     snprintf(v.push_id, sizeof(v.push_id), "push-%" PRIu64, version);
     v.created_ms = 1700000000000LL + (int64_t)version;
+    v.activated_ms = v.created_ms + 60000;
     return v;
 }
 
@@ -433,6 +434,7 @@ static void assert_version_equal(const struct memb_version *a,
     assert_string_equal(a->run_id, b->run_id);
     assert_string_equal(a->push_id, b->push_id);
     assert_true(a->created_ms == b->created_ms);
+    assert_true(a->activated_ms == b->activated_ms);
 }
 
 static void test_versions(void **state)
@@ -480,6 +482,27 @@ static void test_versions(void **state)
     assert_int_equal(membership_version_put(m, "users", &want), MEMB_OK);
     assert_int_equal(membership_version_get(m, "users", 20, &got), MEMB_OK);
     assert_version_equal(&got, &want);
+
+    /* Retired after it was active: the activation time stays; never
+     * activated is 0. */
+    want = make_version(20, MEMB_V_RETIRED);
+    assert_int_equal(membership_version_put(m, "users", &want), MEMB_OK);
+    assert_int_equal(membership_version_get(m, "users", 20, &got), MEMB_OK);
+    assert_version_equal(&got, &want);
+    want.activated_ms = 0;
+    assert_int_equal(membership_version_put(m, "users", &want), MEMB_OK);
+    assert_int_equal(membership_version_get(m, "users", 20, &got), MEMB_OK);
+    assert_version_equal(&got, &want);
+
+    /* A record written before activated_ms existed reads it as 0. */
+    write_file(f, "tables/users/versions/v-000040.json",
+               "{\"version\": 40, \"state\": \"retired\", "
+               "\"push_id\": \"push-40\", \"created_ms\": 1700000000040}");
+    assert_int_equal(membership_version_get(m, "users", 40, &got), MEMB_OK);
+    assert_int_equal(got.state, MEMB_V_RETIRED);
+    assert_string_equal(got.push_id, "push-40");
+    assert_true(got.created_ms == 1700000000040LL);
+    assert_true(got.activated_ms == 0);
 
     /* A table that only allocated a number lists no versions. */
     uint64_t v;
@@ -1250,6 +1273,11 @@ static void test_damaged_files(void **state)
     write_file(f, "tables/users/versions/v-000002.json",
                "{\"version\": 3, \"state\": \"staged\"}");
     assert_int_equal(membership_version_get(m, "users", 2, &v), MEMB_ERR);
+    write_file(f, "tables/users/versions/v-000002.json",
+               "{\"version\": 2, \"state\": \"retired\", "
+               "\"activated_ms\": \"yes\"}");
+    assert_int_equal(membership_version_get(m, "users", 2, &v), MEMB_ERR);
+    assert_non_null(strstr(membership_error(m), "activated_ms"));
 
     /* Temporary files left by a crash are never read as records. */
     write_file(f, "tables/users/versions/.tmp~v-000009.json.1.2.3", "{");
