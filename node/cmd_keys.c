@@ -326,6 +326,17 @@ void cmd_pexpire(struct cmd_ctx *ctx)
     do_expire(ctx, 1, "pexpire");
 }
 
+void cmd_persist(struct cmd_ctx *ctx)
+{
+    enum live_status st = live_persist(ctx->srv->live, cmd_arg(ctx, 1),
+                                       cmd_len(ctx, 1), ctx->now_ms);
+    if (st == LIVE_OOM) {
+        reply_error(&ctx->r, OOM_ERROR);
+        return;
+    }
+    reply_int(&ctx->r, st == LIVE_OK);
+}
+
 void cmd_ttl(struct cmd_ctx *ctx)
 {
     int64_t ms = live_ttl(ctx->srv->live, cmd_arg(ctx, 1), cmd_len(ctx, 1),

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"exists", -2, CMD_READONLY | CMD_FAST | CMD_READER, 1, -1, 1, cmd_exists},
     {"expire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_expire},
     {"pexpire", 3, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_pexpire},
+    {"persist", 2, CMD_WRITE | CMD_FAST, 1, 1, 1, cmd_persist},
     {"ttl", 2, CMD_READONLY | CMD_FAST | CMD_READER, 1, 1, 1, cmd_ttl},
     {"pttl", 2, CMD_READONLY | CMD_FAST | CMD_READER, 1, 1, 1, cmd_pttl},
     {"dbsize", 1, CMD_READONLY | CMD_FAST | CMD_READER, 0, 0, 0, cmd_dbsize},

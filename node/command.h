@@ -97,6 +97,7 @@ void cmd_exists(struct cmd_ctx *ctx);
 void cmd_expire(struct cmd_ctx *ctx);
 void cmd_pexpire(struct cmd_ctx *ctx);
 void cmd_ttl(struct cmd_ctx *ctx);
+void cmd_persist(struct cmd_ctx *ctx);
 void cmd_pttl(struct cmd_ctx *ctx);
 void cmd_dbsize(struct cmd_ctx *ctx);
 void cmd_flushall(struct cmd_ctx *ctx);

@@ -1525,6 +1525,40 @@ enum live_status live_expire(struct live_table *t, const char *key,
     return rc;
 }
 
+/* PERSIST: replaces the entry by a copy without the expiry field. */
+enum live_status live_persist(struct live_table *t, const char *key,
+                              size_t klen, int64_t now_ms)
+{
+    uint64_t h = key_hash(key, klen);
+    struct shard *s = shard_of(t, h);
+    enum live_status rc = LIVE_OK;
+    shard_lock(s);
+    uint64_t *p = do_find_live(s, (uint32_t)h, key, klen, now_ms);
+    if (p == NULL) {
+        rc = LIVE_NOTFOUND;
+    } else if (!entry_has_expire(slot_entry(*p))) {
+        rc = LIVE_NOTSET;
+    } else {
+        uint8_t *e = slot_entry(*p);
+        struct entry_view v;
+        entry_decode(e, &v);
+        uint8_t *copy = entry_create((const char *)v.key, v.klen,
+                                     (const char *)v.val, v.vlen, false, 0,
+                                     entry_lru(e));
+        if (copy == NULL) {
+            rc = LIVE_OOM;
+        } else {
+            *p = slot_make(fp_of((uint32_t)h), copy);
+            ttl_keys_add(s, -1);
+            s->mem += entry_charge(copy);
+            s->mem -= entry_charge(e);
+            free(e);
+        }
+    }
+    shard_unlock(t, s);
+    return rc;
+}
+
 int64_t live_ttl(struct live_table *t, const char *key, size_t klen,
                  int64_t now_ms)
 {

@@ -158,6 +158,14 @@ enum live_status live_expire(struct live_table *t, const char *key,
                              size_t klen, int64_t expire_at_ms, int64_t now_ms);
 
 /*
+ * PERSIST: removes the key's expiry. LIVE_OK if it had one, LIVE_NOTSET
+ * if it has none, LIVE_NOTFOUND if the key does not exist, LIVE_OOM if the
+ * entry without the field cannot be allocated (the expiry then stays).
+ */
+enum live_status live_persist(struct live_table *t, const char *key,
+                              size_t klen, int64_t now_ms);
+
+/*
  * Remaining time to live in ms: -2 if the key does not exist, -1 if it has
  * no expiry.
  */

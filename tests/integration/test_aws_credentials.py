@@ -376,7 +376,7 @@ def test_web_identity_moto(ctx):
     through AWS_ENDPOINT_URL."""
     moto = shutil.which("moto_server")
     if moto is None:
-        raise h.Skip("moto_server is not installed: web identity is covered "
+        h.unavailable("moto_server is not installed: web identity is covered "
                      "only by the STS stand-in test")
     port = h.free_port()
     log = open(os.path.join(h.tmpdir(), "moto.log"), "wb")

@@ -39,7 +39,7 @@ def tool(ctx, rel):
     build = os.path.dirname(os.path.dirname(ctx.opts.larderd))
     path = os.path.join(build, rel)
     if not os.access(path, os.X_OK):
-        raise h.Skip("%s is not built" % path)
+        h.unavailable("%s is not built" % path)
     return path
 
 

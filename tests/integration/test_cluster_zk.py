@@ -64,7 +64,7 @@ def tool(ctx, rel):
     build = os.path.dirname(os.path.dirname(ctx.opts.larderd))
     path = os.path.join(build, rel)
     if not os.access(path, os.X_OK):
-        raise h.Skip("%s is not built" % path)
+        h.unavailable("%s is not built" % path)
     return path
 
 
@@ -72,7 +72,7 @@ def need_zookeeper(ctx):
     ctx.larder_only("a larder cluster")
     ok, why = zk_harness.available()
     if not ok:
-        raise h.Skip("ZooKeeper is not installed: %s" % why)
+        h.unavailable("ZooKeeper is not installed: %s" % why)
 
 
 def keys():

@@ -50,7 +50,7 @@ def tool(ctx, rel):
     build = os.path.dirname(os.path.dirname(ctx.opts.larderd))
     path = os.path.join(build, rel)
     if not os.access(path, os.X_OK):
-        raise h.Skip("%s is not built" % path)
+        h.unavailable("%s is not built" % path)
     return path
 
 
@@ -527,7 +527,7 @@ def test_zk_registration_and_drain(ctx):
     import zk_harness
     ok, why = zk_harness.available()
     if not ok:
-        raise h.Skip(why)
+        h.unavailable(why)
     cl = Cluster(ctx)
     zk = zk_harness.ZooKeeper().start()
     try:

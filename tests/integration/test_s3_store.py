@@ -54,7 +54,7 @@ class S3:
     def __init__(self):
         moto = shutil.which("moto_server")
         if moto is None:
-            raise h.Skip("moto_server is not installed (pip install "
+            h.unavailable("moto_server is not installed (pip install "
                          "'moto[server]')")
         self.dir = h.tmpdir()
         self.port = h.free_port()
@@ -164,7 +164,7 @@ def tool(ctx, rel):
     build = os.path.dirname(os.path.dirname(ctx.opts.larderd))
     path = os.path.join(build, rel)
     if not os.access(path, os.X_OK):
-        raise h.Skip("%s is not built" % path)
+        h.unavailable("%s is not built" % path)
     return path
 
 

@@ -314,6 +314,18 @@ static void test_ttl_and_expire(void **state)
     assert_value(t, LIT("k"), T0, LIT("v"));
     assert_verified(t);
 
+    /* PERSIST drops the expiry (the entry shrinks back) and only that. */
+    uint64_t used = stats_of(t).used_memory;
+    assert_int_equal(live_persist(t, LIT("k"), T0), LIVE_OK);
+    assert_int_equal(live_ttl(t, LIT("k"), T0 + 30000), -1);
+    assert_int_equal(stats_of(t).keys_with_ttl, 0);
+    assert_true(stats_of(t).used_memory < used);
+    assert_value(t, LIT("k"), T0 + 30000, LIT("v"));
+    assert_int_equal(live_persist(t, LIT("k"), T0), LIVE_NOTSET);
+    assert_int_equal(live_persist(t, LIT("nope"), T0), LIVE_NOTFOUND);
+    assert_verified(t);
+    assert_int_equal(live_expire(t, LIT("k"), T0 + 20000, T0), LIVE_OK);
+
     /* An expiry in the past, or exactly now, deletes at once. */
     assert_int_equal(live_expire(t, LIT("k"), T0 - 1, T0), LIVE_OK);
     assert_int_equal(live_exists(t, LIT("k"), T0 - 5000), LIVE_NOTFOUND);
