@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct batch {
     struct batch_policy policy;
     bool require_mlock;
     bool mlock_warned;
+    unsigned pull_threads;
 
     struct batch_held **held;
     size_t nheld;
@@ -497,14 +499,51 @@ static int open_part(const struct batch_held *h, uint32_t p,
                         locked, err, errlen);
 }
 
-/* Opens (fetching if needed) partition p of h into set->segs[p]. */
-static int map_part(struct batch *b, struct batch_held *h, uint32_t p,
-                    struct seg_set *set, batch_fetch_fn fetch, void *arg,
-                    char *err, size_t errlen)
+/*
+ * One mapping of a version's partitions, shared by the threads that map
+ * them (batch_held_map_parts): each takes the next partition from todo.
+ * Only the fields under lock, the counters (atomic) and each partition's
+ * own slots of set are written by more than one thread.
+ */
+struct map_run {
+    struct batch *b; /* read only */
+    struct batch_held *h;
+    struct seg_set *set;
+    const uint32_t *todo;
+    uint32_t ntodo;
+    batch_fetch_fn fetch;
+    void *arg;
+    uint32_t next;     /* atomic: the next index of todo */
+    uint64_t pulls;    /* atomic */
+    uint64_t reused;   /* atomic */
+    pthread_mutex_t lock;
+    bool failed;       /* under lock: stop taking partitions */
+    char err[1536];    /* under lock: the first failure */
+    char unlocked[4200]; /* under lock: the first segment mlock refused */
+};
+
+static void map_failed(struct map_run *run, const char *why)
 {
+    pthread_mutex_lock(&run->lock);
+    if (!run->failed) {
+        run->failed = true;
+        snprintf(run->err, sizeof(run->err), "%s", why);
+    }
+    pthread_mutex_unlock(&run->lock);
+}
+
+/*
+ * Opens (fetching if needed) partition p of the run's version into
+ * set->segs[p]; 0, or -1 with err.
+ */
+static int map_part(struct map_run *run, uint32_t p, char *err,
+                    size_t errlen)
+{
+    struct batch_held *h = run->h;
+    struct seg_set *set = run->set;
     char path[4200], why[512];
     bool locked = true;
-    batch_part_path(b, h->table, h->version, p, path, sizeof(path));
+    batch_part_path(run->b, h->table, h->version, p, path, sizeof(path));
     int rc = -1;
     bool exists = access(path, F_OK) == 0;
     if (exists) {
@@ -513,18 +552,18 @@ static int map_part(struct batch *b, struct batch_held *h, uint32_t p,
         snprintf(why, sizeof(why), "missing");
     }
     if (rc == 0) {
-        BATCH_STAT_ADD(b, batch_reused_total, 1);
-    } else if (fetch != NULL) {
+        __atomic_add_fetch(&run->reused, 1, __ATOMIC_RELAXED);
+    } else if (run->fetch != NULL) {
         if (exists) {
             log_notice("%s does not verify (%s): fetching it again", path,
                        why);
             unlink(path);
         }
-        if (fetch(arg, h, p, path, why, sizeof(why)) != 0) {
+        if (run->fetch(run->arg, h, p, path, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
             return -1;
         }
-        BATCH_STAT_ADD(b, batch_pulls_total, 1);
+        __atomic_add_fetch(&run->pulls, 1, __ATOMIC_RELAXED);
         if (open_part(h, p, path, &set->segs[p], &locked, why,
                       sizeof(why)) != 0) {
             snprintf(err, errlen, "partition %" PRIu32 ": %s", p, why);
@@ -532,17 +571,76 @@ static int map_part(struct batch *b, struct batch_held *h, uint32_t p,
             return -1;
         }
     } else {
-        snprintf(err, errlen, "partition %" PRIu32 " (%s): %s", p, path, why);
+        snprintf(err, errlen, "partition %" PRIu32 " (%.512s): %s", p, path,
+                 why);
         return -1;
     }
     set->own[p] = 1;
     if (!locked) {
+        pthread_mutex_lock(&run->lock);
+        if (run->unlocked[0] == '\0') {
+            snprintf(run->unlocked, sizeof(run->unlocked), "%s", path);
+        }
+        pthread_mutex_unlock(&run->lock);
+    }
+    return 0;
+}
+
+/* A mapping thread: partitions until none is left or one failed. */
+static void *map_worker(void *arg)
+{
+    struct map_run *run = arg;
+    for (;;) {
+        pthread_mutex_lock(&run->lock);
+        bool failed = run->failed;
+        pthread_mutex_unlock(&run->lock);
+        uint32_t i = __atomic_fetch_add(&run->next, 1, __ATOMIC_RELAXED);
+        if (failed || i >= run->ntodo) {
+            return NULL;
+        }
+        char err[1536];
+        if (map_part(run, run->todo[i], err, sizeof(err)) != 0) {
+            map_failed(run, err);
+        }
+    }
+}
+
+/*
+ * Maps the run's partitions with up to b->pull_threads threads (the
+ * calling one included); 0, or -1 with err, every partition that was
+ * opened then still in run->set. A segment mlock refused is fatal with
+ * --require-mlock, else warned about once.
+ */
+static int map_parts(struct map_run *run, char *err, size_t errlen)
+{
+    struct batch *b = run->b;
+    unsigned want = b->pull_threads < run->ntodo ? b->pull_threads
+                                                 : run->ntodo;
+    pthread_t tids[64];
+    unsigned started = 0;
+    for (unsigned i = 1; i < want && i <= 64; i++) {
+        if (pthread_create(&tids[started], NULL, map_worker, run) != 0) {
+            break; /* fewer threads: the others still get everything */
+        }
+        started++;
+    }
+    map_worker(run);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+    }
+    BATCH_STAT_ADD(b, batch_pulls_total, run->pulls);
+    BATCH_STAT_ADD(b, batch_reused_total, run->reused);
+    if (run->failed) {
+        snprintf(err, errlen, "%s", run->err);
+        return -1;
+    }
+    if (run->unlocked[0] != '\0') {
         if (b->require_mlock) {
             snprintf(err, errlen,
                      "cannot lock %s in memory (mlock failed) and "
                      "--require-mlock is set: raise the memlock limit "
                      "(ulimit -l, LimitMEMLOCK=)",
-                     path);
+                     run->unlocked);
             batch_set_failed(b);
             return -1;
         }
@@ -553,7 +651,7 @@ static int map_part(struct batch *b, struct batch_held *h, uint32_t p,
                         "under memory pressure; raise the memlock limit "
                         "(ulimit -l, LimitMEMLOCK=) or start with "
                         "--require-mlock yes to make this fatal",
-                        path);
+                        run->unlocked);
         }
     }
     return 0;
@@ -601,10 +699,16 @@ int batch_held_map_parts(struct batch *b, struct batch_held *h,
     uint32_t np = h->manifest.partitions;
     struct seg_set *old = h->segs != NULL ? set_of(h->segs) : NULL;
     struct seg_set *set = seg_set_new(np);
-    if (set == NULL) {
+    uint32_t *todo = malloc((np ? np : 1) * sizeof(*todo));
+    if (set == NULL || todo == NULL) {
+        if (set != NULL) {
+            seg_set_close(set);
+        }
+        free(todo);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    uint32_t ntodo = 0;
     for (uint32_t p = 0; p < np; p++) {
         if (!wanted(want, p)) {
             continue;
@@ -613,10 +717,17 @@ int batch_held_map_parts(struct batch *b, struct batch_held *h,
             set->segs[p] = old->segs[p]; /* moved below, on success */
             continue;
         }
-        if (map_part(b, h, p, set, fetch, arg, err, errlen) != 0) {
-            seg_set_close(set); /* closes only what it opened */
-            return -1;
-        }
+        todo[ntodo++] = p;
+    }
+    struct map_run run = {.b = b, .h = h, .set = set, .todo = todo,
+                          .ntodo = ntodo, .fetch = fetch, .arg = arg};
+    pthread_mutex_init(&run.lock, NULL);
+    int rc = map_parts(&run, err, errlen);
+    pthread_mutex_destroy(&run.lock);
+    free(todo);
+    if (rc != 0) {
+        seg_set_close(set); /* closes only what it opened */
+        return -1;
     }
     uint32_t held = 0;
     uint64_t rows = 0, bytes = 0;
@@ -1078,6 +1189,7 @@ int batch_create(const struct batch_options *o, uint64_t *const *epochs,
     b->budget = o->memory;
     b->policy = o->policy;
     b->require_mlock = o->require_mlock;
+    b->pull_threads = o->pull_threads > 0 ? o->pull_threads : 1;
     qsbr_init(&b->qsbr, epochs, nreaders);
     scan(b);
     *out = b;

@@ -47,6 +47,7 @@ struct batch_options {
     uint64_t memory;      /* --batch-memory, already resolved (not 0) */
     struct batch_policy policy;
     bool require_mlock;   /* a failed mlock is fatal */
+    unsigned pull_threads; /* partitions mapped (fetched) at once; 0: 1 */
 };
 
 struct batch;

@@ -111,6 +111,8 @@
     X(pull_bandwidth, "pull-bandwidth", OPTION_BYTES, "0", NULL, 0,            \
       "bytes per second pulls from the store may use (e.g. 100mb; 0: no "      \
       "limit)")                                                                \
+    X(pull_threads, "pull-threads", OPTION_UINT, "4", NULL, 0,                 \
+      "partitions of a version fetched and verified at once, 1 to 64")         \
     X(zk_auth, "zk-auth", OPTION_STR, "", NULL, 0,                             \
       "USER:PASSWORD for a zk:// membership's digest ACLs (default: "          \
       "$LARDER_ZK_AUTH, which the process list does not show)")                \

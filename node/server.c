@@ -418,7 +418,13 @@ static int batch_setup(struct server *srv, char *err, size_t errlen)
                    .retain = (unsigned)o->retain.num,
                    .grace_ms = (int64_t)o->retire_grace.num * 1000},
         .require_mlock = o->require_mlock.num != 0,
+        .pull_threads = (unsigned)o->pull_threads.num,
     };
+    if (o->pull_threads.num < 1 || o->pull_threads.num > 64) {
+        snprintf(err, errlen, "--pull-threads %llu: must be 1 to 64",
+                 (unsigned long long)o->pull_threads.num);
+        return -1;
+    }
     if (batch_create(&bo, srv->batch_epochs, srv->nworkers + 1, &srv->batch, err,
                      errlen) != 0) {
         return -1;

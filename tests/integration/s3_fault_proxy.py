@@ -13,7 +13,9 @@ request, answers in its place or spoils the answer:
   the length unchanged;
 - ("stall", seconds): forwards, sends the headers and half the body, then
   sends nothing more for that long before closing, as a server or network
-  that hangs mid-object (the client's stall timeout must fire).
+  that hangs mid-object (the client's stall timeout must fire);
+- ("delay", seconds): waits that long, then forwards; max_delayed counts
+  how many such requests were waiting at once (a client's concurrency).
 
 Each rule matches a method and a regular expression searched in the path,
 and fires `times` times (None: always). Every request is recorded (method,
@@ -93,6 +95,8 @@ class FaultProxy:
         self.rules = []
         self.requests = []
         self.injected = 0
+        self.delayed = 0      # "delay" requests waiting now
+        self.max_delayed = 0  # ... and the most at once
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,6 +131,7 @@ class FaultProxy:
         with self.lock:
             self.requests = []
             self.injected = 0
+            self.max_delayed = 0
 
     def seen(self, method=None, path_re=None):
         """The requests recorded, filtered by method and path regex."""
@@ -163,6 +168,13 @@ class FaultProxy:
         if action[0] == "status":
             self._send_error(h, action[1], action[2], path)
             return
+        if action[0] == "delay":
+            with self.lock:
+                self.delayed += 1
+                self.max_delayed = max(self.max_delayed, self.delayed)
+            time.sleep(action[1])
+            with self.lock:
+                self.delayed -= 1
         conn = http.client.HTTPConnection(HOST, self.upstream_port,
                                           timeout=30)
         try:

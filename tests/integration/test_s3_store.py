@@ -185,15 +185,15 @@ class Cluster:
         self.data = os.path.join(self.dir, "data")
         self.membership = "local:" + os.path.join(self.data, "membership")
 
-    def node(self):
+    def node(self, *extra):
         srv = self.ctx.server(["--data-dir", self.data, "--threads", "2",
                                "--watch-interval-ms", "50",
-                               "--store", self.store])
+                               "--store", self.store] + list(extra))
         h.wait_until(lambda: srv.info("batch").get("batch_state") == "ready",
                      20, what="INFO batch_state:ready")
         return srv
 
-    def load(self, table, tag, expect=0, path=None):
+    def load(self, table, tag, expect=0, path=None, parts=PARTS):
         """Runs larder-load; the input is path (a local file or an s3://
         URI), else a local file of KEYS rows whose value is tag."""
         if path is None:
@@ -203,7 +203,7 @@ class Cluster:
         cmd = [self.loader, "--membership", self.membership,
                "--store", self.store, "--table", table, "--input", path,
                "--key", "id", "--value-field", "v",
-               "--partitions", str(PARTS), "--ready-timeout", "20"]
+               "--partitions", str(parts), "--ready-timeout", "20"]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=h.scaled(60), preexec_fn=h._pdeathsig)
         out = (p.stdout + p.stderr).decode("utf-8", "replace")
@@ -403,6 +403,20 @@ def test_load_input_from_s3(ctx):
        "GETs of the input whose first attempt got a 500")
 
 
+def test_pulls_are_concurrent_and_bounded(ctx):
+    """--pull-threads 3: a version's segments are fetched three at a time,
+    never more (every segment GET is held 0.3 s by the proxy)."""
+    cl = Cluster(ctx, "threads")
+    srv = cl.node("--pull-threads", "3")
+    proxy = cl.s3.proxy
+    proxy.add("GET", SEG_RE, ("delay", 0.3), times=None)
+    cl.load("users", 1, parts=12)
+    wait_generation(srv, 1)
+    check_values(srv, "users", 1)
+    eq(len(proxy.seen("GET", SEG_RE)), 12, "one GET per segment")
+    eq(proxy.max_delayed, 3, "segment GETs in flight at once")
+
+
 def format_bodies(tag):
     """The same KEYS rows (id, v) in every input format, gzip included:
     {file name: bytes}. Avro and msgpack come from the generator's own
@@ -467,7 +481,8 @@ def main():
                 test_stall_mid_object_times_out_and_resumes,
                 test_wrong_credentials_not_retried,
                 test_missing_object_not_retried, test_corrupt_object_refused,
-                test_load_input_from_s3, test_every_format_from_s3],
+                test_load_input_from_s3, test_every_format_from_s3,
+                test_pulls_are_concurrent_and_bounded],
                budget=150)
     finally:
         stop_s3()
