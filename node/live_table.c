@@ -1483,6 +1483,32 @@ enum live_status live_exists(struct live_table *t, const char *key,
 }
 
 /*
+ * Replaces the entry in slot p (key hash h, shard s locked) by a copy with
+ * or without an expiry field (at expire_at_ms), keeping its LRU clock;
+ * LIVE_OOM, changing nothing, if the copy cannot be allocated.
+ */
+static enum live_status reshape_entry(struct shard *s, uint64_t *p,
+                                      uint64_t h, bool has_expire,
+                                      int64_t expire_at_ms)
+{
+    uint8_t *e = slot_entry(*p);
+    struct entry_view v;
+    entry_decode(e, &v);
+    uint8_t *copy = entry_create((const char *)v.key, v.klen,
+                                 (const char *)v.val, v.vlen, has_expire,
+                                 expire_at_ms, entry_lru(e));
+    if (copy == NULL) {
+        return LIVE_OOM;
+    }
+    *p = slot_make(fp_of((uint32_t)h), copy);
+    ttl_keys_add(s, has_expire ? 1 : -1);
+    s->mem += entry_charge(copy);
+    s->mem -= entry_charge(e);
+    free(e);
+    return LIVE_OK;
+}
+
+/*
  * EXPIRE: rewrites the field in place when the entry has one; otherwise
  * replaces the entry by a copy with the field (not checked against
  * maxmemory, see the file comment). LIVE_OOM only if that copy cannot be
@@ -1505,20 +1531,7 @@ enum live_status live_expire(struct live_table *t, const char *key,
         if (entry_has_expire(e)) {
             memcpy(entry_expire_field(e), &expire_at_ms, sizeof(expire_at_ms));
         } else {
-            struct entry_view v;
-            entry_decode(e, &v);
-            uint8_t *copy = entry_create((const char *)v.key, v.klen,
-                                         (const char *)v.val, v.vlen, true,
-                                         expire_at_ms, entry_lru(e));
-            if (copy == NULL) {
-                rc = LIVE_OOM;
-            } else {
-                *p = slot_make(fp_of((uint32_t)h), copy);
-                ttl_keys_add(s, 1);
-                s->mem += entry_charge(copy);
-                s->mem -= entry_charge(e);
-                free(e);
-            }
+            rc = reshape_entry(s, p, h, true, expire_at_ms);
         }
     }
     shard_unlock(t, s);
@@ -1539,21 +1552,7 @@ enum live_status live_persist(struct live_table *t, const char *key,
     } else if (!entry_has_expire(slot_entry(*p))) {
         rc = LIVE_NOTSET;
     } else {
-        uint8_t *e = slot_entry(*p);
-        struct entry_view v;
-        entry_decode(e, &v);
-        uint8_t *copy = entry_create((const char *)v.key, v.klen,
-                                     (const char *)v.val, v.vlen, false, 0,
-                                     entry_lru(e));
-        if (copy == NULL) {
-            rc = LIVE_OOM;
-        } else {
-            *p = slot_make(fp_of((uint32_t)h), copy);
-            ttl_keys_add(s, -1);
-            s->mem += entry_charge(copy);
-            s->mem -= entry_charge(e);
-            free(e);
-        }
+        rc = reshape_entry(s, p, h, false, 0);
     }
     shard_unlock(t, s);
     return rc;
