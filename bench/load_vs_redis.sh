@@ -10,6 +10,9 @@
 #              loader's start to its exit (activation), plus the phases of
 #              its --json summary and the time until the node serves a hit;
 #      redis:  FLUSHALL, then redis-cli --pipe < file.resp, timed;
+#    each timed run starts after a sync(1), so that the writeback of files
+#    written before it (the inputs, the last round's segments) does not
+#    land in it;
 #    then one larder load with the default msgpack map values, for
 #    reference. Memory per key after each load: the node's Anonymous
 #    growth + every mapped page of its segments; Redis used_memory growth.
@@ -279,6 +282,7 @@ run_load() { # name data-dir mode tag
     local poller=$!
     CHILD_PIDS+=("$poller")
     local t0 t1 rc=0
+    sync # no writeback of earlier steps' files inside the timed interval
     LOAD_SAMPLE0=$(sample "$pid")
     t0=$(now)
     timeout -k 5 "$LOAD_TIMEOUT" "$LARDER_LOAD" \
@@ -337,6 +341,7 @@ redis_round() { # round
     u0=$(info_field "$port" used_memory)
     r0=$("$PY" "$HELPER" rss "$pid")
     local s0 s1
+    sync # no writeback of earlier steps' files inside the timed interval
     s0=$(sample "$pid")
     t0=$(now)
     timeout -k 5 "$LOAD_TIMEOUT" redis-cli -h 127.0.0.1 -p "$port" --pipe \
