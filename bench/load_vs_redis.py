@@ -907,11 +907,15 @@ def render(s):
                     (big, _f(pr[big]["seconds_median"]),
                      _f(pr["total"]["seconds_median"])))
     auto.append("Disk and page cache: the TSV and RESP inputs were written "
-                "just before the runs and read from the page cache (%.0f GiB "
-                "RAM). larder writes the data several times on the way to "
+                "just before the runs and read into the page cache again "
+                "right before each timed run (%.0f GiB RAM; this machine's "
+                "kernel pages out memory left untouched for a few seconds, "
+                "DAMON's pageout scheme, so an input idle during the other "
+                "side's round would otherwise be read from disk). larder "
+                "writes the data several times on the way to "
                 "the node — the loader's run files, the segments, their copy "
-                "into the `file://` store, the node's copy into its data "
-                "directory — each fsynced, all on the same disk here; Redis "
+                "into the `file://` store (fsynced), the node's copy into "
+                "its data directory — all on the same disk here; Redis "
                 "writes nothing (`--save ''`, no AOF). A real deployment "
                 "with an S3 store and a node on another machine moves the "
                 "data over the network instead." %

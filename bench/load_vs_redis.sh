@@ -10,9 +10,9 @@
 #              loader's start to its exit (activation), plus the phases of
 #              its --json summary and the time until the node serves a hit;
 #      redis:  FLUSHALL, then redis-cli --pipe < file.resp, timed;
-#    each timed run starts after a sync(1), so that the writeback of files
-#    written before it (the inputs, the last round's segments) does not
-#    land in it;
+#    each timed run starts with its input read into the page cache and
+#    after a sync(1), so that neither paged-out input nor the writeback of
+#    files written before it lands in it;
 #    then one larder load with the default msgpack map values, for
 #    reference. Memory per key after each load: the node's Anonymous
 #    growth + every mapped page of its segments; Redis used_memory growth.
@@ -265,6 +265,14 @@ larderd_argv() { # port data-dir
          --batch-memory "$BATCH_MEMORY" --loglevel notice)
 }
 
+# Reads a file into the page cache, so that a timed run reads it from
+# memory: this machine's kernel pages out what stays untouched for a few
+# seconds (DAMON pageout), which the input of one side is while the other
+# side's round runs.
+warm() { # path
+    cat "$1" >/dev/null
+}
+
 # Runs larder-load into the node `name` (table bench). mode: raw or msgpack.
 # Sets LOAD_WALL (loader start to exit), LOAD_VISIBLE_AFTER (loader exit to
 # the first T.GET hit) and LOAD_JSON (the summary's path).
@@ -282,6 +290,7 @@ run_load() { # name data-dir mode tag
     local poller=$!
     CHILD_PIDS+=("$poller")
     local t0 t1 rc=0
+    warm "$WORK/bench.tsv"
     sync # no writeback of earlier steps' files inside the timed interval
     LOAD_SAMPLE0=$(sample "$pid")
     t0=$(now)
@@ -341,6 +350,7 @@ redis_round() { # round
     u0=$(info_field "$port" used_memory)
     r0=$("$PY" "$HELPER" rss "$pid")
     local s0 s1
+    warm "$WORK/bench.resp"
     sync # no writeback of earlier steps' files inside the timed interval
     s0=$(sample "$pid")
     t0=$(now)
