@@ -418,12 +418,6 @@ static enum memb_status collect_table(struct membership *m, const char *dir,
     return MEMB_OK;
 }
 
-static int table_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct memb_table *)a)->name,
-                  ((const struct memb_table *)b)->name);
-}
-
 /* nftw callback: removes what it is given (deepest first). */
 static int remove_entry(const char *path, const struct stat *sb, int flag,
                         struct FTW *ftw)
@@ -494,9 +488,6 @@ static enum memb_status local_table_list(struct membership *m,
     if (st != MEMB_OK) {
         free(tv.v);
         return st;
-    }
-    if (tv.n > 1) {
-        qsort(tv.v, tv.n, sizeof(tv.v[0]), table_cmp);
     }
     *out = tv.v;
     *n = tv.n;
@@ -601,13 +592,6 @@ static enum memb_status collect_version(struct membership *m, const char *dir,
     return MEMB_OK;
 }
 
-static int version_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const struct memb_version *)a)->version;
-    uint64_t y = ((const struct memb_version *)b)->version;
-    return x < y ? -1 : x > y;
-}
-
 static enum memb_status local_version_list(struct membership *m,
                                            const char *table,
                                            struct memb_version **out,
@@ -630,9 +614,6 @@ static enum memb_status local_version_list(struct membership *m,
     if (st != MEMB_OK) {
         free(vv.v);
         return st;
-    }
-    if (vv.n > 1) {
-        qsort(vv.v, vv.n, sizeof(vv.v[0]), version_cmp);
     }
     *out = vv.v;
     *n = vv.n;
@@ -1299,12 +1280,6 @@ static enum memb_status collect_member(struct membership *m, const char *dir,
     return MEMB_OK;
 }
 
-static int member_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct memb_member *)a)->id,
-                  ((const struct memb_member *)b)->id);
-}
-
 static enum memb_status local_member_list(struct membership *m,
                                           struct memb_member **out, size_t *n)
 {
@@ -1317,9 +1292,6 @@ static enum memb_status local_member_list(struct membership *m,
     if (st != MEMB_OK) {
         free(mv.v);
         return st;
-    }
-    if (mv.n > 1) {
-        qsort(mv.v, mv.n, sizeof(mv.v[0]), member_cmp);
     }
     *out = mv.v;
     *n = mv.n;

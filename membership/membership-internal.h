@@ -50,6 +50,7 @@ struct memb_backend {
                                   struct memb_table *out);
     /* The table has a config and is not active (checked by the caller). */
     enum memb_status (*table_remove)(struct membership *m, const char *name);
+    /* Any order (membership.c sorts them). */
     enum memb_status (*table_list)(struct membership *m,
                                    struct memb_table **out, size_t *n);
 
@@ -60,6 +61,7 @@ struct memb_backend {
     enum memb_status (*version_get)(struct membership *m, const char *table,
                                     uint64_t version,
                                     struct memb_version *out);
+    /* Any order (membership.c sorts them). */
     enum memb_status (*version_list)(struct membership *m, const char *table,
                                      struct memb_version **out, size_t *n);
 
@@ -97,6 +99,7 @@ struct memb_backend {
     enum memb_status (*member_put)(struct membership *m,
                                    const struct memb_member *mem);
     enum memb_status (*member_remove)(struct membership *m, const char *id);
+    /* Any order (membership.c sorts them). */
     enum memb_status (*member_list)(struct membership *m,
                                     struct memb_member **out, size_t *n);
     enum memb_status (*live_set)(struct membership *m, const char *id,

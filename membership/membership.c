@@ -277,6 +277,12 @@ enum memb_status membership_table_remove(struct membership *m,
     return m->backend->table_remove(m, name);
 }
 
+static int table_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct memb_table *)a)->name,
+                  ((const struct memb_table *)b)->name);
+}
+
 enum memb_status membership_table_list(struct membership *m,
                                        struct memb_table **out, size_t *n)
 {
@@ -285,7 +291,11 @@ enum memb_status membership_table_list(struct membership *m,
     }
     *out = NULL;
     *n = 0;
-    return m->backend->table_list(m, out, n);
+    enum memb_status st = m->backend->table_list(m, out, n);
+    if (st == MEMB_OK && *n > 1) {
+        qsort(*out, *n, sizeof(**out), table_cmp);
+    }
+    return st;
 }
 
 /* ---- versions ----------------------------------------------------------- */
@@ -345,6 +355,13 @@ enum memb_status membership_version_get(struct membership *m,
     return m->backend->version_get(m, table, version, out);
 }
 
+static int version_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct memb_version *)a)->version;
+    uint64_t y = ((const struct memb_version *)b)->version;
+    return x < y ? -1 : x > y;
+}
+
 enum memb_status membership_version_list(struct membership *m,
                                          const char *table,
                                          struct memb_version **out,
@@ -359,7 +376,11 @@ enum memb_status membership_version_list(struct membership *m,
     }
     *out = NULL;
     *n = 0;
-    return m->backend->version_list(m, table, out, n);
+    st = m->backend->version_list(m, table, out, n);
+    if (st == MEMB_OK && *n > 1) {
+        qsort(*out, *n, sizeof(**out), version_cmp);
+    }
+    return st;
 }
 
 /* ---- readiness ---------------------------------------------------------- */
@@ -704,6 +725,12 @@ enum memb_status membership_member_remove(struct membership *m,
     return m->backend->member_remove(m, id);
 }
 
+static int member_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct memb_member *)a)->id,
+                  ((const struct memb_member *)b)->id);
+}
+
 enum memb_status membership_member_list(struct membership *m,
                                         struct memb_member **out, size_t *n)
 {
@@ -712,7 +739,11 @@ enum memb_status membership_member_list(struct membership *m,
     }
     *out = NULL;
     *n = 0;
-    return m->backend->member_list(m, out, n);
+    enum memb_status st = m->backend->member_list(m, out, n);
+    if (st == MEMB_OK && *n > 1) {
+        qsort(*out, *n, sizeof(**out), member_cmp);
+    }
+    return st;
 }
 
 enum memb_status membership_live_set(struct membership *m, const char *id,

@@ -1246,13 +1246,6 @@ static enum memb_status zk_version_get(struct membership *m,
     return st;
 }
 
-static int version_cmp(const void *a, const void *b)
-{
-    uint64_t x = ((const struct memb_version *)a)->version;
-    uint64_t y = ((const struct memb_version *)b)->version;
-    return x < y ? -1 : x > y;
-}
-
 static enum memb_status zk_version_list(struct membership *m,
                                         const char *table,
                                         struct memb_version **out, size_t *n)
@@ -1302,9 +1295,6 @@ static enum memb_status zk_version_list(struct membership *m,
     if (st != MEMB_OK) {
         free(v);
         return st;
-    }
-    if (k > 1) {
-        qsort(v, k, sizeof(v[0]), version_cmp);
     }
     *out = v;
     *n = k;
@@ -1841,12 +1831,6 @@ static enum memb_status zk_member_remove(struct membership *m, const char *id)
     return MEMB_OK;
 }
 
-static int member_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct memb_member *)a)->id,
-                  ((const struct memb_member *)b)->id);
-}
-
 /* The state of live/<id>, if the znode is there. */
 static enum memb_status read_live_state(struct membership *m, const char *id,
                                         struct memb_member *mem)
@@ -1923,9 +1907,6 @@ static enum memb_status zk_member_list(struct membership *m,
     if (st != MEMB_OK) {
         free(v);
         return st;
-    }
-    if (k > 1) {
-        qsort(v, k, sizeof(v[0]), member_cmp);
     }
     *out = v;
     *n = k;
