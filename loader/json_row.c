@@ -24,7 +24,6 @@
 
 struct parser {
     struct json_row *jr;
-    char *text;
     char *p;
     char *end;
     unsigned depth;
@@ -577,7 +576,7 @@ static const struct input_value *items_at(const struct json_row *jr,
 enum json_row_status json_row_parse(struct json_row *jr, char *text,
                                     size_t len, char *err, size_t errlen)
 {
-    struct parser ps = {.jr = jr, .text = text, .p = text, .end = text + len};
+    struct parser ps = {.jr = jr, .p = text, .end = text + len};
     jr->stack_len = 0;
     jr->arena_len = 0;
     jr->nfields = 0;
