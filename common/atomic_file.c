@@ -141,6 +141,39 @@ fail:
     return -1;
 }
 
+int atomic_file_move(const char *src, const char *dst, char *err,
+                     size_t errlen)
+{
+    int fd = open(src, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int saved = errno;
+        snprintf(err, errlen, "cannot open %s: %s", src, strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot fsync %s: %s", src, strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    if (rename(src, dst) != 0) {
+        saved = errno;
+        snprintf(err, errlen, "cannot rename %s to %s: %s", src, dst,
+                 strerror(saved));
+        errno = saved;
+        return -1;
+    }
+    char *dir = dir_of(dst);
+    rc = dir != NULL ? fsync_dir(dir, err, errlen) : -1;
+    saved = errno;
+    free(dir);
+    errno = saved;
+    return rc;
+}
+
 void atomic_file_abort(struct atomic_file *f)
 {
     if (f->tmp == NULL) {

@@ -47,6 +47,15 @@ int atomic_file_write(struct atomic_file *f, const void *data, size_t n,
  */
 int atomic_file_commit(struct atomic_file *f, char *err, size_t errlen);
 
+/*
+ * Moves the complete file src into place as dst, with the same guarantee
+ * as a commit: fsyncs src, renames it over dst and fsyncs dst's directory.
+ * dst's directory must exist. Returns 0, or -1 with err and errno set
+ * (EXDEV: src and dst are on different file systems; nothing changed).
+ */
+int atomic_file_move(const char *src, const char *dst, char *err,
+                     size_t errlen);
+
 /* Closes and removes the temporary file, if any; f is reset. Idempotent. */
 void atomic_file_abort(struct atomic_file *f);
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The backends, by scheme. */
 static const struct store_backend *const store_backends[] = {
@@ -266,6 +267,39 @@ int store_put_file(struct store *s, const char *key, const char *src_path,
     }
     return s->be->put_file(s->state, key, src_path, checksum_out, err,
                            errlen);
+}
+
+int store_move_file(struct store *s, const char *key, const char *src_path,
+                    uint64_t expected_checksum, char *err, size_t errlen)
+{
+    if (check_key(key, err, errlen) != 0) {
+        return -1;
+    }
+    if (s->be->move_file != NULL) {
+        int rc = s->be->move_file(s->state, key, src_path, err, errlen);
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    uint64_t sum = 0;
+    if (s->be->put_file(s->state, key, src_path, &sum, err, errlen) != 0) {
+        return -1;
+    }
+    if (expected_checksum != 0 && sum != expected_checksum) {
+        char ignored[256];
+        s->be->remove(s->state, key, ignored, sizeof(ignored));
+        snprintf(err, errlen, "checksum %016" PRIx64 " of the copy differs "
+                 "from the file's %016" PRIx64 " (the copy is removed)", sum,
+                 expected_checksum);
+        errno = EIO;
+        return -1;
+    }
+    if (unlink(src_path) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove %s: %s", src_path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int store_put_bytes(struct store *s, const char *key, const void *data,

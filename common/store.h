@@ -36,6 +36,19 @@ void store_close(struct store **s);
 int store_put_file(struct store *s, const char *key, const char *src_path,
                    uint64_t *checksum_out, char *err, size_t errlen);
 
+/*
+ * Puts the local file at src_path into the store under key, as
+ * store_put_file() does, and removes src_path: for a caller that has no
+ * further use for the file (the loader's built segments). A file:// store
+ * on the same file system takes the file by rename, after an fsync, so its
+ * bytes are neither read nor written again; otherwise they are copied and
+ * the copy's xxh3-64 must equal expected_checksum (unless that is 0).
+ * Returns 0 (src_path is gone), or -1 with err (src_path may remain; a
+ * copy that does not match is removed from the store again).
+ */
+int store_move_file(struct store *s, const char *key, const char *src_path,
+                    uint64_t expected_checksum, char *err, size_t errlen);
+
 /* Stores a small object from memory (manifests). */
 int store_put_bytes(struct store *s, const char *key, const void *data,
                     size_t len, char *err, size_t errlen);

@@ -56,6 +56,13 @@ struct store_backend {
     const char *(*location)(const void *state);
     int (*put_file)(void *state, const char *key, const char *src_path,
                     uint64_t *checksum_out, char *err, size_t errlen);
+    /*
+     * Moves the local file src_path to the object key without copying it
+     * (optional): 0 done, 1 when it cannot here (another file system), so
+     * the caller copies instead, -1 with err.
+     */
+    int (*move_file)(void *state, const char *key, const char *src_path,
+                     char *err, size_t errlen);
     int (*put_bytes)(void *state, const char *key, const void *data,
                      size_t len, char *err, size_t errlen);
     int (*get_file)(void *state, const char *key, const char *dst_path,

@@ -3,6 +3,7 @@
  * object at key K lives at ROOT/K. Writes go through atomic_file
  * (temporary file, fsync, rename, directory fsync) after creating the
  * key's directories, so a reader of the store sees whole objects or none;
+ * a file moved in on the same file system is renamed into place instead;
  * copies out of the store are hashed on the way and placed atomically only
  * when the checksum matches.
  */
@@ -168,6 +169,22 @@ static int file_put_bytes(void *state, const char *key, const void *data,
     return rc;
 }
 
+static int file_move_file(void *state, const char *key,
+                          const char *src_path, char *err, size_t errlen)
+{
+    struct file_store *fs = state;
+    char *dst = object_path(fs, key, err, errlen);
+    int rc = -1;
+    if (dst != NULL && atomic_file_make_parent_dirs(dst, err, errlen) == 0) {
+        rc = atomic_file_move(src_path, dst, err, errlen);
+        if (rc != 0 && errno == EXDEV) {
+            rc = 1; /* another file system: the caller copies */
+        }
+    }
+    free(dst);
+    return rc;
+}
+
 static int file_get_file(void *state, const char *key, const char *dst_path,
                          uint64_t expected_checksum, struct store_pacer *pacer,
                          char *err, size_t errlen)
@@ -294,6 +311,7 @@ const struct store_backend store_file_backend = {
     .close = file_close,
     .location = file_location,
     .put_file = file_put_file,
+    .move_file = file_move_file,
     .put_bytes = file_put_bytes,
     .get_file = file_get_file,
     .get_bytes = file_get_bytes,

@@ -4,7 +4,8 @@
  * get of files and bytes with directory creation and the xxh3-64 checksum,
  * replacement of an object, a checksum mismatch that leaves nothing at the
  * destination, missing objects named by their key, refused keys and URIs,
- * object URIs (a relative store directory is made absolute), and no
+ * object URIs (a relative store directory is made absolute), moves into
+ * the store (a rename on one file system, a checked copy across two), and no
  * temporary file left behind by any of it.
  */
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,6 +375,85 @@ static void test_bandwidth_limit(void **state)
     free(content);
 }
 
+static ino_t inode_of(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_ino;
+}
+
+static void test_move_renames_on_one_file_system(void **state)
+{
+    (void)state;
+    char err[256], src[160], obj[200];
+    const char *key = "t/v-000003/part-00001.seg";
+    snprintf(src, sizeof(src), "%s/built.seg", tmpdir);
+    snprintf(obj, sizeof(obj), "%s/%s", store_dir, key);
+    for (int round = 0; round < 2; round++) { /* a new object, a replacement */
+        char body[64] = {0};
+        snprintf(body, sizeof(body), "segment %d", round);
+        size_t n = sizeof(body);
+        write_local(src, body, n);
+        ino_t ino = inode_of(src);
+        assert_int_equal(store_move_file(st, key, src,
+                                         XXH3_64bits(body, n), err,
+                                         sizeof(err)), 0);
+        assert_int_equal(access(src, F_OK), -1);
+        assert_int_equal(inode_of(obj), ino); /* the same file: no copy */
+        char dst[200];
+        snprintf(dst, sizeof(dst), "%s/fetched.seg", tmpdir);
+        assert_int_equal(store_get_file(st, key, dst,
+                                        XXH3_64bits(body, n), err,
+                                        sizeof(err)), 0);
+    }
+    assert_int_equal(temp_files(), 0);
+
+    /* A missing source is named, and nothing appears in the store. */
+    assert_int_equal(store_move_file(st, "t/v-000004/part-00000.seg", src, 0,
+                                     err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "built.seg"));
+    snprintf(obj, sizeof(obj), "%s/t/v-000004/part-00000.seg", store_dir);
+    assert_int_equal(access(obj, F_OK), -1);
+}
+
+static void test_move_copies_across_file_systems(void **state)
+{
+    (void)state;
+    /* /dev/shm is a tmpfs on Linux: another file system than /tmp's,
+     * unless /tmp is a tmpfs of its own too (then st_dev still differs). */
+    struct stat shm, tmp;
+    if (stat("/dev/shm", &shm) != 0 || stat(tmpdir, &tmp) != 0 ||
+        shm.st_dev == tmp.st_dev) {
+        skip();
+    }
+    char err[256], src[160], obj[200];
+    snprintf(src, sizeof(src), "/dev/shm/larder-move-%ld", (long)getpid());
+    const char *key = "t/v-000005/part-00000.seg";
+    snprintf(obj, sizeof(obj), "%s/%s", store_dir, key);
+    const char body[] = "bytes from another file system";
+    write_local(src, body, sizeof(body));
+    uint64_t sum = XXH3_64bits(body, sizeof(body));
+
+    /* A copy that does not match the caller's checksum is refused and
+     * removed; the source stays. */
+    assert_int_equal(store_move_file(st, key, src, sum ^ 1, err,
+                                     sizeof(err)), -1);
+    assert_non_null(strstr(err, "differs"));
+    assert_int_equal(access(obj, F_OK), -1);
+    assert_int_equal(access(src, F_OK), 0);
+
+    assert_int_equal(store_move_file(st, key, src, sum, err, sizeof(err)),
+                     0);
+    assert_int_equal(access(src, F_OK), -1);
+    size_t len;
+    char *got = read_local(obj, &len);
+    assert_non_null(got);
+    assert_int_equal(len, sizeof(body));
+    assert_memory_equal(got, body, sizeof(body));
+    free(got);
+    assert_int_equal(temp_files(), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -386,6 +467,8 @@ int main(void)
         T(test_local_path),
         T(test_bandwidth_limit),
         T(test_delete),
+        T(test_move_renames_on_one_file_system),
+        T(test_move_copies_across_file_systems),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
