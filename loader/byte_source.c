@@ -322,3 +322,51 @@ ssize_t byte_source_read(struct byte_source *s, void *buf, size_t len,
     }
     return 0;
 }
+
+int byte_source_seek(struct byte_source *s, uint64_t offset, char *err,
+                     size_t errlen)
+{
+    if (s->mode == BS_NEW && bs_sniff(s, err, errlen) < 0) {
+        return -1;
+    }
+    if (s->mode == BS_FAILED) {
+        snprintf(err, errlen, "%s", s->fail_msg);
+        errno = s->fail_errno;
+        return -1;
+    }
+    if (s->fd < 0 || s->z_ready) {
+        snprintf(err, errlen, "cannot seek in %s",
+                 s->z_ready ? "gzip data" : "a remote object");
+        errno = ESPIPE;
+        return -1;
+    }
+    if (lseek(s->fd, (off_t)offset, SEEK_SET) < 0) {
+        int e = errno;
+        return (int)bs_fail(s, e, err, errlen, "cannot seek to byte %llu: "
+                            "%s", (unsigned long long)offset, strerror(e));
+    }
+    free(s->in);
+    s->in = NULL;
+    s->in_len = s->in_pos = 0;
+    s->file_read = offset;
+    s->file_eof = false;
+    s->mode = BS_PLAIN;
+    return 0;
+}
+
+bool byte_source_seekable(const char *path)
+{
+    size_t plen = strlen(path);
+    if (object_source_is_remote(path) ||
+        (plen >= 3 && strcasecmp(path + plen - 3, ".gz") == 0)) {
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    unsigned char magic[2];
+    ssize_t n = pread(fd, magic, sizeof(magic), 0);
+    close(fd);
+    return n >= 0 && !(n == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+}

@@ -66,6 +66,21 @@ bool byte_source_is_gzip(const struct byte_source *s);
  * or remote alike. */
 uint64_t byte_source_file_offset(const struct byte_source *s);
 
+/*
+ * Moves a local file that holds plain (not gzip) data to byte offset
+ * offset, so that the next read starts there: how a piece of a file is
+ * read by one of several threads. Returns 0, or -1 with err and errno
+ * (ESPIPE for gzip data or a remote object, which only stream).
+ */
+int byte_source_seek(struct byte_source *s, uint64_t offset, char *err,
+                     size_t errlen);
+
+/*
+ * True if path is a local file that byte_source_seek() can move in: not a
+ * remote URI, not named .gz, and its first bytes are not the gzip magic.
+ */
+bool byte_source_seekable(const char *path);
+
 /* Closes the file and frees everything; NULL is allowed. */
 void byte_source_close(struct byte_source *s);
 

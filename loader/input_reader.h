@@ -84,10 +84,21 @@ enum input_status {
 /* Limits shared by every format. */
 struct input_reader_options {
     size_t max_record; /* longest line or record, in bytes */
+    /*
+     * A piece of the file: only the rows that start at a byte offset in
+     * [range_start, range_end) (both 0: the whole file). Only for a
+     * format that is splittable, on a file byte_source_seekable() accepts.
+     * A piece after the first reports line numbers counted from its own
+     * first line (pos.offset stays the file's).
+     */
+    uint64_t range_start, range_end;
 };
 
 struct input_format {
     const char *name;
+    /* Every row is one line, so a plain file can be read in pieces
+     * (input_reader_options.range_*) by several threads at once. */
+    bool splittable;
     /*
      * Opens path and reads what the format needs up front (TSV: the
      * header). Returns INPUT_ROW on success (*state set), else

@@ -26,6 +26,8 @@ struct line_source {
     size_t max_line;
     uint64_t lineno; /* lines returned or skipped so far */
     uint64_t offset; /* stream offset of buf[start] */
+    uint64_t limit;  /* lines starting at or after it are not returned;
+                        0: no limit */
     bool eof;
     bool skipping;   /* inside a too-long line, discarding to its end */
 };
@@ -124,6 +126,11 @@ enum line_status line_source_next(struct line_source *s, char **line,
             nl = memchr(s->buf + s->start + s->scanned, '\n',
                         s->end - s->start - s->scanned);
         }
+        if (s->limit != 0 && s->offset >= s->limit && !s->skipping) {
+            s->start = s->end = s->scanned = 0;
+            s->eof = true;
+            return LINE_EOF;
+        }
         if (nl != NULL || (s->eof && s->end > s->start)) {
             size_t end = nl ? (size_t)(nl - s->buf) : s->end;
             size_t l = end - s->start;
@@ -173,4 +180,21 @@ enum line_status line_source_next(struct line_source *s, char **line,
             return LINE_ERR;
         }
     }
+}
+
+int line_source_limit(struct line_source *s, uint64_t start, uint64_t end,
+                      char *err, size_t errlen)
+{
+    if (start > s->offset) {
+        if (byte_source_seek(s->src, start - 1, err, errlen) != 0) {
+            return -1;
+        }
+        s->start = s->end = s->scanned = 0;
+        s->offset = start - 1;
+        s->eof = false;
+        s->skipping = true; /* the rest of the line holding byte start-1 */
+        s->lineno = 0;
+    }
+    s->limit = end;
+    return 0;
 }

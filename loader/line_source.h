@@ -42,6 +42,20 @@ enum line_status line_source_next(struct line_source *s, char **line,
                                   size_t *len, uint64_t *lineno,
                                   uint64_t *offset, char *err, size_t errlen);
 
+/*
+ * Restricts the source to the lines that start at a byte offset in
+ * [start, end) of the file (end 0: up to its end), so that a file split
+ * into pieces at any offsets is read by one source per piece, every line
+ * by exactly one of them. When start is past what was read so far the
+ * source seeks (a plain local file only: byte_source_seek()) to start - 1
+ * and drops the line holding that byte, which belongs to the piece
+ * before; line numbers then count from the piece's first line, and
+ * offsets stay those of the file. Returns 0, or -1 with err and errno
+ * (ESPIPE: gzip data or a remote object).
+ */
+int line_source_limit(struct line_source *s, uint64_t start, uint64_t end,
+                      char *err, size_t errlen);
+
 /* Closes the file and frees the buffer; NULL is allowed. */
 void line_source_close(struct line_source *s);
 

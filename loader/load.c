@@ -4,15 +4,16 @@
  *
  *   prepare   options, input files, membership, store, the table's load
  *             lock and config, push-id check, scratch directory
- *   read      every input row -> row_encoder -> partition -> spill run;
+ *   read      every input row -> row_encoder -> partition -> spill run,
+ *             by a few threads, each a span of the input (read_plan.h);
  *             bad rows counted (the first ten reported), bad-row gates
- *   build     each partition's run -> snapshot_writer -> a segment file,
+ *   build     each partition's runs -> snapshot_writer -> a segment file,
  *             by a few threads, one partition each at a time
  *   gate      row-count change and schema change against the active
  *             version; the memory check against the live members'
  *             --batch-memory
- *   publish   segments and manifest to the store; table config (first
- *             load); version record STAGED
+ *   publish   segments (moved) and manifest to the store; table config
+ *             (first load); version record STAGED
  *   wait      until every partition has min-replicas ready replicas, or a
  *             refusal, or the timeout
  *   activate  activation_apply() for table=version
@@ -24,6 +25,7 @@
 #include "load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +41,7 @@
 #include <xxhash.h>
 
 #include "activation.h"
+#include "byte_source.h"
 #include "capacity.h"
 #include "gates.h"
 #include "input_files.h"
@@ -47,6 +50,7 @@
 #include "manifest_fetch.h"
 #include "membership.h"
 #include "progress.h"
+#include "read_plan.h"
 #include "row_encoder.h"
 #include "schema.h"
 #include "snap_format.h"
@@ -59,6 +63,9 @@
 #define LOAD_MAX_PARTITIONS 65536
 #define LOAD_DEFAULT_BUILD_THREADS 4 /* overlaps fsyncs even on 1-2 CPUs */
 #define LOAD_MAX_BUILD_THREADS 64
+#define LOAD_DEFAULT_READ_THREADS_MAX 8 /* --read-threads 0: CPUs, at most */
+#define LOAD_MAX_READ_THREADS 64
+#define LOAD_DEFAULT_READ_PIECE ((uint64_t)64 << 20) /* bytes a thread */
 #define LOAD_INTERRUPT_CHECK 4096 /* rows between checks for a signal */
 #define LOAD_WAIT_LOG_MS 10000    /* a "still waiting" line this often */
 
@@ -75,9 +82,9 @@ struct load_ctx {
     char work[4096];
     bool have_work;
     struct row_encoder *enc;
-    struct spill *spill;
+    struct spill **spills; /* one per reading thread (read_plan.h) */
+    uint32_t nspills;
     struct progress *progress; /* NULL: no progress line */
-    uint64_t bytes_before;     /* input bytes of the files already read */
     bool have_version;
     struct snap_file_info *infos; /* per partition, after build */
     char manifest_uri[MEMB_URI_MAX];
@@ -324,36 +331,113 @@ static void copy_str(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-static void note_bad_row(struct load_ctx *x, const char *file,
+/*
+ * The read phase runs on a few threads (read_plan.h): span t of the input
+ * is read by thread t into spill writer t's run files, with its own row
+ * encoder, and the build reads a partition's runs in writer order, so a
+ * partition's rows keep their input order. Bad rows are kept per span and
+ * reported in input order once every span is done; the bad-row limits
+ * are checked against the count of all spans together.
+ */
+struct read_span {
+    struct read_state *rs;
+    uint32_t index;
+    struct row_encoder *enc; /* span 0: x->enc (borrowed); others owned */
+    struct spill *spill;     /* x->spills[index] (borrowed) */
+    uint64_t rows;
+    uint64_t bad_rows;
+    struct load_bad_row samples[LOAD_BAD_SAMPLES];
+    bool sample_in_piece[LOAD_BAD_SAMPLES]; /* line counted from a piece */
+    size_t nsamples;
+    uint64_t bytes_done; /* atomic: input bytes read, for progress */
+    int code;            /* 0, or the exit code of this span's failure */
+    char err[2048];
+};
+
+struct read_state {
+    struct load_ctx *x;
+    struct read_plan plan;
+    const struct gate_bad_rows *gate;
+    struct read_span *spans;
+    uint64_t bad_rows; /* atomic: every span's */
+    uint64_t rows;     /* atomic: every span's, for progress */
+    int stop;          /* atomic: a span failed; the others stop too */
+};
+
+/*
+ * The 1-based line of the row at byte offset of a plain local file: one
+ * more than the newlines before it. For rows of a piece after the first,
+ * whose reader counted lines from the piece's start. 0 if unreadable.
+ */
+static uint64_t line_at(const char *path, uint64_t offset)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = malloc(1 << 20);
+    uint64_t line = 1, at = 0;
+    while (fd >= 0 && buf != NULL && at < offset) {
+        size_t want = offset - at < (1 << 20) ? (size_t)(offset - at)
+                                              : (size_t)1 << 20;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n <= 0) {
+            line = 0;
+            break;
+        }
+        for (const char *p = buf, *end = buf + n;
+             (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
+            line++;
+        }
+        at += (uint64_t)n;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(buf);
+    return buf != NULL && fd >= 0 ? line : 0;
+}
+
+static void span_fail(struct read_span *sp, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void span_fail(struct read_span *sp, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sp->err, sizeof(sp->err), fmt, ap);
+    va_end(ap);
+    sp->code = code;
+    __atomic_store_n(&sp->rs->stop, 1, __ATOMIC_RELAXED);
+}
+
+static void note_bad_row(struct read_span *sp, const char *file,
+                         const struct read_piece *piece,
                          const struct input_pos *pos, const char *why)
 {
-    struct load_result *r = x->r;
-    r->bad_rows++;
-    if (r->nbad_samples >= LOAD_BAD_SAMPLES) {
+    sp->bad_rows++;
+    __atomic_add_fetch(&sp->rs->bad_rows, 1, __ATOMIC_RELAXED);
+    if (sp->nsamples >= LOAD_BAD_SAMPLES) {
         return;
     }
-    struct load_bad_row *b = &r->bad_samples[r->nbad_samples++];
+    sp->sample_in_piece[sp->nsamples] = piece->start > 0;
+    struct load_bad_row *b = &sp->samples[sp->nsamples++];
     copy_str(b->file, sizeof(b->file), file);
     b->line = pos->line;
     b->offset = pos->offset;
     copy_str(b->reason, sizeof(b->reason), why);
-    progress_clear(x->progress);
-    if (pos->line > 0) {
-        log_warning("bad row: %s:%llu: %s", file,
-                    (unsigned long long)pos->line, why);
-    } else {
-        log_warning("bad row: %s at byte %llu: %s", file,
-                    (unsigned long long)pos->offset, why);
-    }
 }
 
-static int read_file(struct load_ctx *x, const char *path,
-                     const struct gate_bad_rows *gate)
+/* Reads one piece into the span's runs; 0, or -1 after span_fail() or
+ * when told to stop. */
+static int read_piece(struct read_span *sp, const struct read_piece *piece)
 {
+    struct read_state *rs = sp->rs;
+    struct load_ctx *x = rs->x;
     const struct load_config *c = x->c;
+    const char *path = x->files.paths[piece->file];
     const struct input_format *fmt =
         c->format ? c->format : input_format_guess(path);
-    struct input_reader_options ro = {.max_record = c->max_record};
+    struct input_reader_options ro = {.max_record = c->max_record,
+                                      .range_start = piece->start,
+                                      .range_end = piece->end};
     struct input_reader rd;
     char err[1024];
     enum input_status st = input_reader_open(&rd, fmt, path, &ro, err,
@@ -362,14 +446,17 @@ static int read_file(struct load_ctx *x, const char *path,
     case INPUT_ROW:
         break;
     case INPUT_NOT_FOUND:
-        return fail(x, LOAD_EXIT_NOINPUT, "%s", err);
+        span_fail(sp, LOAD_EXIT_NOINPUT, "%s", err);
+        return -1;
     case INPUT_BAD_FILE:
-        return fail(x, LOAD_EXIT_DATA, "%s: %s", path, err);
+        span_fail(sp, LOAD_EXIT_DATA, "%s: %s", path, err);
+        return -1;
     default:
-        return fail(x, LOAD_EXIT_IO, "%s: %s", path, err);
+        span_fail(sp, LOAD_EXIT_IO, "%s: %s", path, err);
+        return -1;
     }
     int rc = 0;
-    uint64_t since_check = 0;
+    uint64_t since_check = 0, counted = piece->start;
     for (;;) {
         struct input_row row;
         struct input_pos pos = {0, 0};
@@ -379,79 +466,241 @@ static int read_file(struct load_ctx *x, const char *path,
         }
         if (++since_check == LOAD_INTERRUPT_CHECK) {
             since_check = 0;
-            if ((rc = check_interrupt(x)) != 0) {
+            if ((c->interrupted != NULL && *c->interrupted) ||
+                __atomic_load_n(&rs->stop, __ATOMIC_RELAXED)) {
+                rc = -1;
                 break;
             }
-            progress_update(x->progress, x->r->rows_read,
-                            x->bytes_before + pos.offset);
+            __atomic_add_fetch(&rs->rows, LOAD_INTERRUPT_CHECK,
+                               __ATOMIC_RELAXED);
+            if (pos.offset > counted) {
+                __atomic_add_fetch(&sp->bytes_done, pos.offset - counted,
+                                   __ATOMIC_RELAXED);
+                counted = pos.offset;
+            }
+            if (sp->index == 0 && x->progress != NULL) {
+                uint64_t bytes = 0;
+                for (uint32_t i = 0; i < rs->plan.nspans; i++) {
+                    bytes += __atomic_load_n(&rs->spans[i].bytes_done,
+                                             __ATOMIC_RELAXED);
+                }
+                progress_update(x->progress,
+                                __atomic_load_n(&rs->rows, __ATOMIC_RELAXED),
+                                bytes);
+            }
         }
         if (st == INPUT_ROW) {
             struct row_encoded enc;
-            enum row_status rs = row_encoder_encode(x->enc, &row, &enc, err,
-                                                    sizeof(err));
-            if (rs == ROW_NOMEM) {
-                rc = fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+            enum row_status res = row_encoder_encode(sp->enc, &row, &enc,
+                                                     err, sizeof(err));
+            if (res == ROW_NOMEM) {
+                span_fail(sp, LOAD_EXIT_INTERNAL, "%s", err);
+                rc = -1;
                 break;
             }
-            if (rs == ROW_OK) {
+            if (res == ROW_OK) {
                 uint64_t h = XXH3_64bits(enc.key, enc.klen);
-                if (spill_add(x->spill, (uint32_t)(h % x->partitions),
+                if (spill_add(sp->spill, (uint32_t)(h % x->partitions),
                               enc.key, enc.klen, enc.value, enc.vlen, err,
                               sizeof(err)) != 0) {
-                    rc = fail(x, errno == ENOMEM ? LOAD_EXIT_INTERNAL
-                                                 : LOAD_EXIT_IO,
+                    span_fail(sp, errno == ENOMEM ? LOAD_EXIT_INTERNAL
+                                                  : LOAD_EXIT_IO,
                               "spilling rows: %s", err);
+                    rc = -1;
                     break;
                 }
-                x->r->rows_read++;
+                sp->rows++;
                 continue;
             }
         } else if (st != INPUT_BAD_ROW) {
-            rc = fail(x, st == INPUT_BAD_FILE ? LOAD_EXIT_DATA : LOAD_EXIT_IO,
+            span_fail(sp, st == INPUT_BAD_FILE ? LOAD_EXIT_DATA : LOAD_EXIT_IO,
                       "%s: %s", path, err);
+            rc = -1;
             break;
         }
-        note_bad_row(x, path, &pos, err);
-        if (gate_bad_rows_hopeless(gate, x->r->bad_rows)) {
+        note_bad_row(sp, path, piece, &pos, err);
+        uint64_t bad = __atomic_load_n(&rs->bad_rows, __ATOMIC_RELAXED);
+        if (gate_bad_rows_hopeless(rs->gate, bad)) {
             char msg[512];
-            gate_bad_rows_check(gate, x->r->rows_read, x->r->bad_rows, msg,
-                                sizeof(msg));
-            rc = fail(x, LOAD_EXIT_DATA, "%s (stopped reading at %s%s%llu)",
-                      msg, path, pos.line > 0 ? ":" : " at byte ",
-                      (unsigned long long)(pos.line > 0 ? pos.line
-                                                        : pos.offset));
+            gate_bad_rows_check(rs->gate, sp->rows, bad, msg, sizeof(msg));
+            uint64_t line = piece->start > 0 ? line_at(path, pos.offset)
+                                             : pos.line;
+            span_fail(sp, LOAD_EXIT_DATA, "%s (stopped reading at %s%s%llu)",
+                      msg, path, line > 0 ? ":" : " at byte ",
+                      (unsigned long long)(line > 0 ? line : pos.offset));
+            rc = -1;
             break;
         }
     }
     input_reader_close(&rd);
+    uint64_t end = piece->end ? piece->end : x->files.sizes[piece->file];
+    if (end > counted) {
+        __atomic_add_fetch(&sp->bytes_done, end - counted, __ATOMIC_RELAXED);
+    }
     return rc;
+}
+
+static void *read_span_run(void *arg)
+{
+    struct read_span *sp = arg;
+    const struct read_plan *plan = &sp->rs->plan;
+    for (size_t i = plan->first[sp->index]; i < plan->first[sp->index + 1];
+         i++) {
+        if (read_piece(sp, &plan->pieces[i]) != 0) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The threads the read phase may use: --read-threads, or the CPUs. */
+static uint32_t read_threads(const struct load_config *c)
+{
+    uint32_t n = c->read_threads;
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > LOAD_DEFAULT_READ_THREADS_MAX
+                               ? LOAD_DEFAULT_READ_THREADS_MAX
+                               : (uint32_t)cpus;
+    }
+    return n > LOAD_MAX_READ_THREADS ? LOAD_MAX_READ_THREADS : n;
+}
+
+/* Plans the spans: files are cut only where their format allows it. */
+static int plan_spans(struct load_ctx *x, struct read_plan *plan)
+{
+    const struct load_config *c = x->c;
+    bool *splittable = calloc(x->files.n ? x->files.n : 1, sizeof(bool));
+    if (splittable == NULL) {
+        return -1;
+    }
+    uint32_t n = read_threads(c);
+    for (size_t i = 0; n > 1 && i < x->files.n; i++) {
+        const char *path = x->files.paths[i];
+        const struct input_format *fmt =
+            c->format ? c->format : input_format_guess(path);
+        splittable[i] = fmt->splittable && byte_source_seekable(path);
+    }
+    int rc = read_plan_make(x->files.sizes, splittable, x->files.n, n,
+                            c->read_piece ? c->read_piece
+                                          : LOAD_DEFAULT_READ_PIECE,
+                            plan);
+    free(splittable);
+    return rc;
+}
+
+/* Joins the spans' counts, schemas and bad-row samples in input order. */
+static void merge_spans(struct read_state *rs)
+{
+    struct load_ctx *x = rs->x;
+    struct load_result *r = x->r;
+    for (uint32_t t = 0; t < rs->plan.nspans; t++) {
+        struct read_span *sp = &rs->spans[t];
+        r->rows_read += sp->rows;
+        r->bad_rows += sp->bad_rows;
+        if (t > 0) {
+            row_encoder_merge_schema(x->enc, sp->enc);
+        }
+        for (size_t i = 0; i < sp->nsamples &&
+                           r->nbad_samples < LOAD_BAD_SAMPLES; i++) {
+            struct load_bad_row *b = &r->bad_samples[r->nbad_samples++];
+            *b = sp->samples[i];
+            if (sp->sample_in_piece[i]) {
+                b->line = line_at(b->file, b->offset);
+            }
+            if (b->line > 0) {
+                log_warning("bad row: %s:%llu: %s", b->file,
+                            (unsigned long long)b->line, b->reason);
+            } else {
+                log_warning("bad row: %s at byte %llu: %s", b->file,
+                            (unsigned long long)b->offset, b->reason);
+            }
+        }
+    }
 }
 
 static int phase_read(struct load_ctx *x)
 {
     const struct load_config *c = x->c;
     char err[1024];
-    struct spill_options so = {x->work, x->partitions, c->spill_buffer};
-    if (spill_create(&so, &x->spill, err, sizeof(err)) != 0) {
-        return fail(x, LOAD_EXIT_INTERNAL, "%s", err);
-    }
+    struct read_state rs = {.x = x};
     struct gate_bad_rows gate = {c->has_max_bad_rows, c->max_bad_rows,
                                  c->has_max_bad_ratio, c->max_bad_ratio};
-    if (c->progress) {
-        x->progress = progress_create(STDERR_FILENO, x->r->input_bytes);
+    rs.gate = &gate;
+    if (plan_spans(x, &rs.plan) != 0) {
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
     }
-    for (size_t i = 0; i < x->files.n; i++) {
-        if (read_file(x, x->files.paths[i], &gate) != 0) {
-            return x->r->exit_code;
+    uint32_t n = rs.plan.nspans;
+    x->spills = calloc(n, sizeof(*x->spills));
+    rs.spans = calloc(n, sizeof(*rs.spans));
+    if (x->spills == NULL || rs.spans == NULL) {
+        free(rs.spans);
+        read_plan_free(&rs.plan);
+        return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
+    }
+    x->nspills = n;
+    struct row_encoder_options eo = {c->key_field, c->fields,
+                                     c->value_field};
+    int rc = 0;
+    for (uint32_t t = 0; t < n && rc == 0; t++) {
+        struct read_span *sp = &rs.spans[t];
+        sp->rs = &rs;
+        sp->index = t;
+        struct spill_options so = {x->work, x->partitions,
+                                   c->spill_buffer / n, t, n};
+        if (spill_create(&so, &x->spills[t], err, sizeof(err)) != 0) {
+            rc = fail(x, LOAD_EXIT_INTERNAL, "%s", err);
+        } else if (t == 0) {
+            sp->enc = x->enc;
+        } else if (row_encoder_create(&eo, &sp->enc, err, sizeof(err)) !=
+                   0) {
+            rc = fail(x, LOAD_EXIT_INTERNAL, "%s", err);
         }
-        struct stat sb;
-        if (stat(x->files.paths[i], &sb) == 0) {
-            x->bytes_before += (uint64_t)sb.st_size;
+        sp->spill = x->spills[t];
+    }
+    if (rc == 0) {
+        if (c->progress) {
+            x->progress = progress_create(STDERR_FILENO, x->r->input_bytes);
+        }
+        pthread_t tids[LOAD_MAX_READ_THREADS];
+        uint32_t started = 0;
+        for (uint32_t t = 1; t < n; t++) {
+            if (pthread_create(&tids[t], NULL, read_span_run,
+                               &rs.spans[t]) != 0) {
+                span_fail(&rs.spans[t], LOAD_EXIT_INTERNAL,
+                          "cannot start a reading thread");
+                break;
+            }
+            started = t;
+        }
+        read_span_run(&rs.spans[0]);
+        for (uint32_t t = 1; t <= started; t++) {
+            pthread_join(tids[t], NULL);
+        }
+        progress_destroy(&x->progress);
+        merge_spans(&rs);
+        if (check_interrupt(x) == 0) {
+            for (uint32_t t = 0; t < n && rc == 0; t++) {
+                if (rs.spans[t].code != 0) {
+                    rc = fail(x, rs.spans[t].code, "%s", rs.spans[t].err);
+                }
+            }
+        } else {
+            rc = -1;
         }
     }
-    progress_destroy(&x->progress);
-    if (spill_finish(x->spill, err, sizeof(err)) != 0) {
-        return fail(x, LOAD_EXIT_IO, "spilling rows: %s", err);
+    for (uint32_t t = 1; t < n; t++) {
+        row_encoder_destroy(&rs.spans[t].enc);
+    }
+    free(rs.spans);
+    read_plan_free(&rs.plan);
+    if (rc != 0) {
+        return x->r->exit_code;
+    }
+    for (uint32_t t = 0; t < n; t++) {
+        if (spill_finish(x->spills[t], err, sizeof(err)) != 0) {
+            return fail(x, LOAD_EXIT_IO, "spilling rows: %s", err);
+        }
     }
     char msg[512];
     if (gate_bad_rows_check(&gate, x->r->rows_read, x->r->bad_rows, msg,
@@ -500,13 +749,48 @@ static void seg_path(const struct load_ctx *x, uint32_t p, char *out,
     }
 }
 
-/* Builds partition p's segment from its run; 0 or an exit code. */
+/*
+ * Adds the rows of one run file to the writer, then deletes the file;
+ * 0 or an exit code with err.
+ */
+static int build_from_run(struct snap_writer *w, const char *run, char *err,
+                          size_t errlen)
+{
+    struct spill_run *sr = NULL;
+    int code = 0;
+    if (spill_run_open(run, &sr, err, errlen) != 0) {
+        code = LOAD_EXIT_IO;
+    }
+    while (code == 0) {
+        const char *k, *v;
+        size_t kl, vl;
+        int n = spill_run_next(sr, &k, &kl, &v, &vl, err, errlen);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            code = LOAD_EXIT_IO;
+            break;
+        }
+        if (snap_writer_add(w, k, kl, v, vl, XXH3_64bits(k, kl), err,
+                            errlen) != 0) {
+            code = errno == ENOMEM ? LOAD_EXIT_INTERNAL : LOAD_EXIT_IO;
+        }
+    }
+    spill_run_close(&sr);
+    unlink(run);
+    return code;
+}
+
+/*
+ * Builds partition p's segment from its runs, one per reading thread, in
+ * input order; 0 or an exit code.
+ */
 static int build_partition(struct build_state *b, uint32_t p)
 {
     struct load_ctx *x = b->x;
     char run[4096], seg[4096], err[768], msg[1024];
     const char *hint = "";
-    spill_run_path(x->spill, p, run, sizeof(run));
     seg_path(x, p, seg, sizeof(seg));
     struct snap_writer_options o = {
         .table = x->c->table,
@@ -518,28 +802,17 @@ static int build_partition(struct build_state *b, uint32_t p)
         .format = 0,
         .memory_budget = x->c->build_memory,
     };
-    struct spill_run *sr = NULL;
     struct snap_writer *w = NULL;
     int code = 0;
-    if (spill_run_open(run, &sr, err, sizeof(err)) != 0) {
-        code = LOAD_EXIT_IO;
-    } else if (snap_writer_create(seg, &o, &w, err, sizeof(err)) != 0) {
+    if (snap_writer_create(seg, &o, &w, err, sizeof(err)) != 0) {
         code = errno == ENOMEM ? LOAD_EXIT_INTERNAL : LOAD_EXIT_IO;
     }
-    while (code == 0) {
-        const char *k, *v;
-        size_t kl, vl;
-        int n = spill_run_next(sr, &k, &kl, &v, &vl, err, sizeof(err));
-        if (n == 0) {
-            break;
-        }
-        if (n < 0) {
-            code = LOAD_EXIT_IO;
-            break;
-        }
-        if (snap_writer_add(w, k, kl, v, vl, XXH3_64bits(k, kl), err,
-                            sizeof(err)) != 0) {
-            code = errno == ENOMEM ? LOAD_EXIT_INTERNAL : LOAD_EXIT_IO;
+    for (uint32_t t = 0; t < x->nspills; t++) {
+        spill_run_path(x->spills[t], p, run, sizeof(run));
+        if (code == 0) {
+            code = build_from_run(w, run, err, sizeof(err));
+        } else {
+            unlink(run);
         }
     }
     if (code == 0 &&
@@ -554,8 +827,6 @@ static int build_partition(struct build_state *b, uint32_t p)
         }
     }
     snap_writer_destroy(&w);
-    spill_run_close(&sr);
-    unlink(run);
     if (code != 0) {
         snprintf(msg, sizeof(msg), "partition %u: %s%s", p, err, hint);
         build_fail(b, code, msg);
@@ -613,6 +884,16 @@ static void run_partitions(struct build_state *b)
     pthread_mutex_destroy(&b->mu);
 }
 
+static void destroy_spills(struct load_ctx *x)
+{
+    for (uint32_t t = 0; t < x->nspills; t++) {
+        spill_destroy(&x->spills[t]);
+    }
+    free(x->spills);
+    x->spills = NULL;
+    x->nspills = 0;
+}
+
 static int phase_build(struct load_ctx *x)
 {
     enum memb_status st =
@@ -642,7 +923,7 @@ static int phase_build(struct load_ctx *x)
         r->key_bytes += x->infos[p].key_bytes;
         r->value_bytes += x->infos[p].value_bytes;
     }
-    spill_destroy(&x->spill);
+    destroy_spills(x);
     return 0;
 }
 
@@ -1064,7 +1345,7 @@ static void cleanup(struct load_ctx *x)
         }
     }
     progress_destroy(&x->progress);
-    spill_destroy(&x->spill);
+    destroy_spills(x);
     if (x->have_work && work_dir_remove(x->work) != 0) {
         log_warning("could not remove %s: %s", x->work, strerror(errno));
     }

@@ -73,6 +73,9 @@ struct load_config {
     uint32_t min_replicas;   /* 0: max(1, R - 1) */
     const char *work_dir;    /* parent of the scratch dir; NULL: $TMPDIR */
     uint32_t build_threads;  /* 0: 4; at most 64 */
+    uint32_t read_threads;   /* 0: the CPUs, at most 8; at most 64 */
+    uint64_t read_piece;     /* fewest input bytes a read thread takes;
+                                0: 64 MiB */
     uint64_t build_memory;   /* per partition build; 0: the writer's default */
     uint32_t store_retain;   /* versions kept in the store (0: 1) */
     size_t max_record;       /* longest input line/record */

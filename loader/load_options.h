@@ -69,6 +69,12 @@
       "where the scratch directory goes; empty: $TMPDIR or /tmp")           \
     X(build_threads, "build-threads", OPTION_UINT, "0", NULL, 0,              \
       "partitions built or published at once (0: 4, at most 64)")            \
+    X(read_threads, "read-threads", OPTION_UINT, "0", NULL, 0,                \
+      "threads reading the input, each a span of it (0: the CPUs, at most "   \
+      "8; at most 64)")                                                       \
+    X(read_piece, "read-piece", OPTION_BYTES, "64mb", NULL, 0,                \
+      "fewest input bytes a reading thread takes: a smaller input is read "   \
+      "by fewer threads")                                                     \
     X(build_memory, "build-memory", OPTION_BYTES, "6mb", NULL, 0,             \
       "rows a partition build holds in memory before it sorts them to a "     \
       "chunk file and merges (per build thread)")                             \

@@ -244,6 +244,8 @@ static int make_config(struct load_options *o, struct load_config *c,
     c->min_replicas = (uint32_t)o->min_replicas.num;
     c->work_dir = o->work_dir.str;
     c->build_threads = (uint32_t)o->build_threads.num;
+    c->read_threads = (uint32_t)o->read_threads.num;
+    c->read_piece = o->read_piece.num;
     c->build_memory = o->build_memory.num;
     c->store_retain = (uint32_t)o->store_retain.num;
     c->max_record = (size_t)o->max_record_size.num;

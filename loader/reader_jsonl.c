@@ -45,6 +45,12 @@ static enum input_status jsonl_open(const char *path,
         free(r);
         return e == ENOMEM ? INPUT_IO : INPUT_NOT_FOUND;
     }
+    if ((o->range_start != 0 || o->range_end != 0) &&
+        line_source_limit(r->src, o->range_start, o->range_end, err,
+                          errlen) != 0) {
+        jsonl_close(r);
+        return INPUT_IO;
+    }
     *state = r;
     return INPUT_ROW;
 }
@@ -104,6 +110,7 @@ static enum input_status jsonl_next(void *state, struct input_row *row,
 
 const struct input_format input_format_jsonl = {
     .name = "jsonl",
+    .splittable = true,
     .open = jsonl_open,
     .next = jsonl_next,
     .close = jsonl_close,

@@ -140,6 +140,12 @@ static enum input_status tsv_open(const char *path,
         tsv_close(r);
         return INPUT_BAD_FILE;
     }
+    if ((o->range_start != 0 || o->range_end != 0) &&
+        line_source_limit(r->src, o->range_start, o->range_end, err,
+                          errlen) != 0) {
+        tsv_close(r);
+        return INPUT_IO;
+    }
     r->layout = input_layout_new();
     *state = r;
     return INPUT_ROW;
@@ -204,6 +210,7 @@ static enum input_status tsv_next(void *state, struct input_row *row,
 
 const struct input_format input_format_tsv = {
     .name = "tsv",
+    .splittable = true,
     .open = tsv_open,
     .next = tsv_next,
     .close = tsv_close,

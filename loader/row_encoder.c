@@ -395,6 +395,12 @@ char *row_encoder_schema_json(const struct row_encoder *e)
     return schema_to_json(e->schema);
 }
 
+void row_encoder_merge_schema(struct row_encoder *e,
+                              const struct row_encoder *from)
+{
+    schema_merge(e->schema, from->schema);
+}
+
 const struct schema *row_encoder_schema(const struct row_encoder *e)
 {
     return e->schema;

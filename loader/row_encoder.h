@@ -73,6 +73,13 @@ enum row_status row_encoder_encode(struct row_encoder *e,
  */
 char *row_encoder_schema_json(const struct row_encoder *e);
 
+/*
+ * Adds the schema from has seen to e's (schema_merge()): the encoders of
+ * consecutive pieces of the input, merged in input order.
+ */
+void row_encoder_merge_schema(struct row_encoder *e,
+                              const struct row_encoder *from);
+
 /* The schema seen so far (borrowed: valid until the encoder is destroyed). */
 const struct schema *row_encoder_schema(const struct row_encoder *e);
 

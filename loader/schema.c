@@ -129,6 +129,19 @@ void schema_note(struct schema *s, const char *name, size_t len,
     s->hint = ++s->n;
 }
 
+void schema_merge(struct schema *s, const struct schema *from)
+{
+    schema_row_begin(s);
+    for (size_t i = 0; i < from->n; i++) {
+        schema_note(s, from->fields[i].name, from->fields[i].len,
+                    from->fields[i].types);
+    }
+    if (from->truncated) {
+        s->truncated = true;
+    }
+    schema_row_begin(s);
+}
+
 void schema_types_name(unsigned types, char *out, size_t outlen)
 {
     size_t used = 0;

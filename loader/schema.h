@@ -64,6 +64,13 @@ void schema_note(struct schema *s, const char *name, size_t len,
 /* Starts a row: the next schema_note() looks first at the first field. */
 void schema_row_begin(struct schema *s);
 
+/*
+ * Notes every field of from, in from's order, with its types, as if s had
+ * seen from's rows after its own: merging the schemas of consecutive
+ * pieces of the input in input order gives the schema of the whole.
+ */
+void schema_merge(struct schema *s, const struct schema *from);
+
 /* The JSON form above (malloc'd; caller frees); NULL if out of memory. */
 char *schema_to_json(const struct schema *s);
 

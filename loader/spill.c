@@ -37,6 +37,7 @@ struct spill_part {
 
 struct spill {
     char *dir;
+    uint32_t writer;
     uint32_t partitions;
     size_t bufsz;
     bool keep_open;
@@ -90,14 +91,16 @@ int spill_create(const struct spill_options *o, struct spill **out,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    s->writer = o->writer;
     s->partitions = o->partitions;
     size_t per = o->buffer_bytes / o->partitions;
     s->bufsz = per < SPILL_BUF_MIN ? SPILL_BUF_MIN
                : per > SPILL_BUF_MAX ? SPILL_BUF_MAX : per;
     struct rlimit rl;
+    rlim_t fds = (rlim_t)o->partitions * (o->writers ? o->writers : 1);
     s->keep_open = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
                    (rl.rlim_cur == RLIM_INFINITY ||
-                    rl.rlim_cur > (rlim_t)o->partitions + SPILL_FDS_RESERVED);
+                    rl.rlim_cur > fds + SPILL_FDS_RESERVED);
     for (uint32_t p = 0; p < o->partitions; p++) {
         s->parts[p].fd = -1;
     }
@@ -105,10 +108,16 @@ int spill_create(const struct spill_options *o, struct spill **out,
     return 0;
 }
 
+void spill_run_file(const char *dir, uint32_t writer, uint32_t p, char *out,
+                    size_t outlen)
+{
+    snprintf(out, outlen, "%s/run-%05u-%u", dir, p, writer);
+}
+
 void spill_run_path(const struct spill *s, uint32_t p, char *out,
                     size_t outlen)
 {
-    snprintf(out, outlen, "%s/run-%05u", s->dir, p);
+    spill_run_file(s->dir, s->writer, p, out, outlen);
 }
 
 /* Writes n bytes to partition p's file, opening it if needed. */

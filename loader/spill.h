@@ -20,6 +20,11 @@ struct spill_options {
     const char *dir;     /* existing directory for the run files */
     uint32_t partitions;
     size_t buffer_bytes; /* write buffers of all partitions together */
+    /* Several writers (one per reading thread) share dir: each has its
+     * own run files, named by writer (0 ..); writers (0 means 1) is how
+     * many there are, so that they share the descriptors too. */
+    uint32_t writer;
+    uint32_t writers;
 };
 
 struct spill;
@@ -44,12 +49,16 @@ uint64_t spill_rows(const struct spill *s, uint32_t p);
 /* Bytes of partition p's run file (after spill_finish). */
 uint64_t spill_bytes(const struct spill *s, uint32_t p);
 
-/* The path of partition p's run file. */
+/* The path of partition p's run file (spill_run_file() names it). */
 void spill_run_path(const struct spill *s, uint32_t p, char *out,
                     size_t outlen);
 
 /* Closes files and frees the writer; the run files stay. */
 void spill_destroy(struct spill **s);
+
+/* The path of writer's run file of partition p in dir. */
+void spill_run_file(const char *dir, uint32_t writer, uint32_t p, char *out,
+                    size_t outlen);
 
 /* ---- reading a run back ------------------------------------------------ */
 

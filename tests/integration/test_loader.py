@@ -17,6 +17,7 @@ partial version is ever activated, the load lock is free afterwards and the
 scratch directory does not outlive the next load.
 """
 
+import gzip
 import json
 import os
 import signal
@@ -649,6 +650,79 @@ def test_duplicates(ctx):
     eq(unpack_value(rows[b"a"]), {"v": 3}, "the last row wins")
 
 
+def test_read_threads_same_version(ctx):
+    """Several reading threads, each a span of the input (files cut into
+    byte ranges where the format allows), build the same version as one
+    thread: same records and segment sizes, rows, duplicates (the last row
+    of a key wins across spans), schema and bad rows with their file
+    lines."""
+    c = Cluster(ctx)
+    lines = ["key\tn\tnote"]
+    for i in range(3000):
+        if i % 997 == 11:
+            lines.append("broken %d" % i)
+        lines.append("k%04d\t%d\t%s" % ((i * 7) % 2200, i, "x" * (i % 37)))
+        if i % 500 == 3:
+            lines.append("")
+    tsv = c.write("spans.tsv", "\n".join(lines) + "\n")
+    jl = []
+    for i in range(3000):
+        row = {"id": "k%04d" % ((i * 11) % 2500), "n": i}
+        if i % 9 == 0:
+            row["tags"] = ["t%d" % i, i]
+        if i % 13 == 0:
+            row["n"] = "s%d" % i
+        jl.append(json.dumps(row))
+        if i % 1001 == 7:
+            jl.append("{not json")
+    jsonl = c.write("spans.jsonl", "\n".join(jl) + "\n")
+    # A directory mixing plain and gzip'd files (gzip is read whole).
+    d = os.path.join(c.data, "spark")
+    os.makedirs(d)
+    half = len(lines) // 2
+    with open(os.path.join(d, "part-0.tsv"), "w") as f:
+        f.write("\n".join(lines[:half]) + "\n")
+    with gzip.open(os.path.join(d, "part-1.tsv.gz"), "wt") as f:
+        f.write("\n".join([lines[0]] + lines[half:]) + "\n")
+    with open(os.path.join(d, "part-2.tsv"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    open(os.path.join(d, "_SUCCESS"), "w").close()
+    cases = [("tsv", tsv, "key"), ("jsonl", jsonl, "id"), ("dir", d, "key")]
+    for name, path, key in cases:
+        got = []
+        for threads, piece in (("1", "64mb"), ("2", "1kb"), ("5", "3kb"),
+                               ("16", "1")):
+            r = c.run(name, path, "--key", key, "--stage-only", "--json",
+                      "--on-duplicate", "last", "--max-bad-rows", "100",
+                      "--read-threads", threads, "--read-piece", piece)
+            c.expect(r, 0, "%s with %s read threads" % (name, threads))
+            man, rows = c.read_version(name, r.json["version"])
+            # Checksums differ by the version number in each header;
+            # every record, and each segment's size and rows, must not.
+            got.append(({f["partition"]: (f["rows"], f["bytes"])
+                         for f in man["files"]}, rows,
+                        man["schema"], r.json["rows"], r.json["rows_read"],
+                        r.json["duplicates"],
+                        [(b["file"], b["line"], b["offset"])
+                         for b in r.json["bad_row_samples"]]))
+            bad = r.err.count("bad row:")
+            eq(bad, len(r.json["bad_row_samples"]), "bad rows logged")
+        for other in got[1:]:
+            eq(other, got[0], "%s: the version read by several threads "
+               "equals the one read by one" % name)
+        check(got[0][5] > 0 and got[0][6], "%s: duplicates and bad rows "
+              "were exercised: %r" % (name, got[0][5:]))
+    # The lines of bad rows are the file's, in every span.
+    eq(got[0][6][0][1], next(i + 1 for i, ln in enumerate(lines)
+                             if ln.startswith("broken")),
+       "first bad row's line")
+    # A bad-row limit still stops a load read by several threads.
+    r = c.run("tsv", tsv, "--key", "key", "--stage-only",
+              "--read-threads", "4", "--read-piece", "1kb")
+    c.expect(r, EXIT_DATA, "bad rows with several read threads", "bad rows")
+    eq(c.scratch_dirs(), [], "scratch dirs after the loads")
+
+
 def test_activation_and_row_change_gate(ctx):
     c = Cluster(ctx)
     node = FakeNode(c)
@@ -1003,6 +1077,7 @@ if __name__ == "__main__":
         test_missing_input,
         test_bad_rows_limits,
         test_duplicates,
+        test_read_threads_same_version,
         test_activation_and_row_change_gate,
         test_memory_check_and_refusals,
         test_readiness_timeout_and_min_replicas,

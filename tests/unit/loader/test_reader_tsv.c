@@ -4,7 +4,8 @@
  * files): header and rows, positions, line endings and byte-order mark,
  * blank lines, bad rows (field count, too long) and recovering after
  * them, bad headers, empty and missing files, layouts, long lines that
- * outgrow the read buffer.
+ * outgrow the read buffer, and a file read in pieces (byte ranges) giving
+ * every row exactly once, wherever it is cut.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -273,6 +274,101 @@ static void test_format_registry(void **state)
     assert_null(input_format_guess("x.gz"));
 }
 
+/* A row or bad row as read: where it starts and its first field. */
+struct seen {
+    uint64_t offset;
+    enum input_status st;
+    char first[16];
+};
+
+/* Reads [start, end) of path (both 0: all of it), appending to out. */
+static size_t read_range(const char *path, uint64_t start, uint64_t end,
+                         size_t max_record, struct seen *out, size_t n,
+                         size_t cap)
+{
+    struct input_reader_options o = {.max_record = max_record,
+                                     .range_start = start,
+                                     .range_end = end};
+    struct input_reader r;
+    open_ok(&r, path, &o);
+    for (;;) {
+        struct input_row row;
+        struct input_pos pos;
+        char err[256];
+        enum input_status st = input_reader_next(&r, &row, &pos, err,
+                                                 sizeof(err));
+        if (st == INPUT_EOF) {
+            break;
+        }
+        assert_true(st == INPUT_ROW || st == INPUT_BAD_ROW);
+        assert_true(n < cap);
+        out[n].offset = pos.offset;
+        out[n].st = st;
+        out[n].first[0] = '\0';
+        if (st == INPUT_ROW) {
+            snprintf(out[n].first, sizeof(out[n].first), "%.*s",
+                     (int)row.fields[0].value.u.s.len,
+                     row.fields[0].value.u.s.p);
+        }
+        if (start == 0 && end == 0) {
+            assert_true(st != INPUT_ROW || pos.line > 0);
+        }
+        n++;
+    }
+    input_reader_close(&r);
+    return n;
+}
+
+static void test_pieces_give_every_row_once(void **state)
+{
+    (void)state;
+    /* Short and long lines (over the 40-byte limit: bad rows, skipped
+     * across piece edges), blank lines, CRLF, no final newline. */
+    char data[4096];
+    size_t len = (size_t)snprintf(data, sizeof(data), "id\tv\n");
+    for (int i = 0; i < 60; i++) {
+        int pad = (i * 7) % 23;
+        if (i % 13 == 5) {
+            pad = 70; /* too long */
+        }
+        len += (size_t)snprintf(data + len, sizeof(data) - len,
+                                "r%d\t%.*s%s", i, pad,
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                                i % 11 == 3 ? "\r\n\n" : "\n");
+    }
+    len += (size_t)snprintf(data + len, sizeof(data) - len, "last\tend");
+    const char *path = write_tmp(data, len);
+    enum { CAP = 128 };
+    struct seen whole[CAP], parts[CAP];
+    size_t nwhole = read_range(path, 0, 0, 40, whole, 0, CAP);
+    assert_int_equal(nwhole, 61);
+    assert_string_equal(whole[60].first, "last");
+    /* Two pieces cut at every byte, and three at a spread of pairs. */
+    for (uint64_t cut = 1; cut < len; cut++) {
+        size_t n = read_range(path, 0, cut, 40, parts, 0, CAP);
+        n = read_range(path, cut, 0, 40, parts, n, CAP);
+        assert_int_equal(n, nwhole);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(parts[i].offset, whole[i].offset);
+            assert_int_equal(parts[i].st, whole[i].st);
+            assert_string_equal(parts[i].first, whole[i].first);
+        }
+    }
+    for (uint64_t a = 1; a < len; a += 37) {
+        for (uint64_t b = a + 1; b < len; b += 53) {
+            size_t n = read_range(path, 0, a, 40, parts, 0, CAP);
+            n = read_range(path, a, b, 40, parts, n, CAP);
+            n = read_range(path, b, 0, 40, parts, n, CAP);
+            assert_int_equal(n, nwhole);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(parts[i].offset, whole[i].offset);
+            }
+        }
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_layout_per_file),
         cmocka_unit_test(test_line_longer_than_read_buffer),
         cmocka_unit_test(test_format_registry),
+        cmocka_unit_test(test_pieces_give_every_row_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

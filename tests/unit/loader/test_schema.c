@@ -241,6 +241,39 @@ static void test_compare_long_lists(void **state)
     schema_destroy(&b);
 }
 
+static void test_merge_in_input_order(void **state)
+{
+    (void)state;
+    /* The schema of a whole input equals the merge of its pieces'. */
+    struct schema *a = schema_create("user", NULL);
+    struct schema *b = schema_create("user", NULL);
+    struct schema *whole = schema_create("user", NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(whole);
+    struct {
+        const char *name;
+        unsigned type;
+    } rows[] = {{"age", SCHEMA_INT},   {"tags", SCHEMA_ARRAY},
+                {"age", SCHEMA_NIL},   {"score", SCHEMA_FLOAT},
+                {"tags", SCHEMA_NIL},  {"name", SCHEMA_STR},
+                {"age", SCHEMA_FLOAT}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        note(i < 3 ? a : b, rows[i].name, rows[i].type);
+        note(whole, rows[i].name, rows[i].type);
+    }
+    schema_merge(a, b);
+    char *got = schema_to_json(a);
+    char *want = schema_to_json(whole);
+    assert_string_equal(got, want);
+    assert_non_null(strstr(got, "\"name\":\"age\",\"type\":\"int|float|nil\""));
+    free(got);
+    free(want);
+    schema_destroy(&a);
+    schema_destroy(&b);
+    schema_destroy(&whole);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_from_json),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_compare_long_lists),
+        cmocka_unit_test(test_merge_in_input_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,7 +129,7 @@ static void check_rows(struct spill *s, size_t n, uint32_t parts)
 
 static void test_round_trip(void **state)
 {
-    struct spill_options o = {dir, 16, 64 << 10};
+    struct spill_options o = {dir, 16, 64 << 10, 0, 1};
     struct spill *s = NULL;
     char err[256];
     assert_int_equal(spill_create(&o, &s, err, sizeof(err)), 0);
@@ -141,7 +141,7 @@ static void test_round_trip(void **state)
 
 static void test_empty_partitions_and_empty_rows(void **state)
 {
-    struct spill_options o = {dir, 8, 1 << 20};
+    struct spill_options o = {dir, 8, 1 << 20, 0, 1};
     struct spill *s = NULL;
     char err[256];
     assert_int_equal(spill_create(&o, &s, err, sizeof(err)), 0);
@@ -176,7 +176,7 @@ static void test_empty_partitions_and_empty_rows(void **state)
 /* Rows bigger than the write buffer and than the read chunk. */
 static void test_big_rows(void **state)
 {
-    struct spill_options o = {dir, 2, 0}; /* smallest buffers */
+    struct spill_options o = {dir, 2, 0, 0, 1}; /* smallest buffers */
     struct spill *s = NULL;
     char err[256];
     size_t big = 3u << 20;
@@ -222,7 +222,7 @@ static void test_few_descriptors(void **state)
     low = old;
     low.rlim_cur = 128;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    struct spill_options o = {dir, 500, 0};
+    struct spill_options o = {dir, 500, 0, 0, 1};
     struct spill *s = NULL;
     char err[256];
     assert_int_equal(spill_create(&o, &s, err, sizeof(err)), 0);
@@ -277,7 +277,7 @@ static void test_write_fail_hook(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         setenv("LARDER_TEST_FAIL_WRITE_AFTER_BYTES", "100000", 1);
-        struct spill_options o = {dir, 4, 0};
+        struct spill_options o = {dir, 4, 0, 0, 1};
         struct spill *s = NULL;
         char err[256], key[32], value[512];
         if (spill_create(&o, &s, err, sizeof(err)) != 0) {
