@@ -64,18 +64,15 @@ static const struct batch_view *view_or_busy(struct cmd_ctx *ctx)
     return v;
 }
 
-/* Copies argument i as a table name of *len bytes, not yet checked but
- * for its length; replies -ERR and returns false if that is wrong. */
-static bool table_name_arg(struct cmd_ctx *ctx, size_t i,
-                           char name[BATCH_NAME_MAX], size_t *len)
+/* Argument i's length as a table name, not yet checked but for that;
+ * replies -ERR and returns false if it is wrong. */
+static bool table_name_len(struct cmd_ctx *ctx, size_t i, size_t *len)
 {
     *len = cmd_len(ctx, i);
     if (*len == 0 || *len >= BATCH_NAME_MAX) {
         reply_error(&ctx->r, "ERR invalid table name");
         return false;
     }
-    memcpy(name, cmd_arg(ctx, i), *len);
-    name[*len] = '\0';
     return true;
 }
 
@@ -84,9 +81,11 @@ static bool table_name_arg(struct cmd_ctx *ctx, size_t i,
 static bool table_arg(struct cmd_ctx *ctx, size_t i, char name[BATCH_NAME_MAX])
 {
     size_t len;
-    if (!table_name_arg(ctx, i, name, &len)) {
+    if (!table_name_len(ctx, i, &len)) {
         return false;
     }
+    memcpy(name, cmd_arg(ctx, i), len);
+    name[len] = '\0';
     if (!batch_valid_table_name(name)) {
         reply_error(&ctx->r, "ERR invalid table name");
         return false;
@@ -95,22 +94,34 @@ static bool table_arg(struct cmd_ctx *ctx, size_t i, char name[BATCH_NAME_MAX])
 }
 
 /*
- * The batch table name (len bytes, from table_name_arg()) names in v, or
- * NULL. The name is checked only when no table has it (a table's own name
- * is valid): *bad is then set, after replying -ERR, for an invalid one,
- * so names in error replies are always printable. The reads' fast path.
+ * The batch table argument i (len bytes) names in v, or NULL; *name is
+ * then the table's name, or (NULL) a copy of the argument in buf. The
+ * name is checked only when no table has it (a table's own name is
+ * valid): *bad is then set, after replying -ERR, for an invalid one, so
+ * names in error replies are always printable. The reads' fast path: the
+ * argument is not copied when a table has it.
  */
 static const struct batch_vtable *find_table(struct cmd_ctx *ctx,
                                              const struct batch_view *v,
-                                             const char *name, size_t len,
-                                             bool *bad)
+                                             size_t i, size_t len,
+                                             char buf[BATCH_NAME_MAX],
+                                             const char **name, bool *bad)
 {
-    const struct batch_vtable *t = batch_view_table(v, name, len);
-    *bad = t == NULL && !batch_valid_table_name(name);
+    const char *arg = cmd_arg(ctx, i);
+    const struct batch_vtable *t = batch_view_table(v, arg, len);
+    *bad = false;
+    if (t != NULL) {
+        *name = t->name;
+        return t;
+    }
+    memcpy(buf, arg, len);
+    buf[len] = '\0';
+    *name = buf;
+    *bad = !batch_valid_table_name(buf);
     if (*bad) {
         reply_error(&ctx->r, "ERR invalid table name");
     }
-    return t;
+    return NULL;
 }
 
 /* Parses argument i as a version number (> 0). */
@@ -187,13 +198,15 @@ static void reply_wrongnode(struct cmd_ctx *ctx, const struct batch_view *v,
     }
 }
 
-/* Offers argument i, a key read from table `name`, to the hot-key sketch. */
-static void note_read(struct cmd_ctx *ctx, const char *name, size_t i)
+/* Offers argument i, a key read from table `name` (nlen bytes), to the
+ * hot-key sketch. */
+static void note_read(struct cmd_ctx *ctx, const char *name, size_t nlen,
+                      size_t i)
 {
     struct worker_metrics *wm = ctx->w->metrics;
     if (metrics_hot_due(wm)) {
-        metrics_hot_sample(wm, name, strlen(name), cmd_arg(ctx, i),
-                           cmd_len(ctx, i), ctx->now_ms);
+        metrics_hot_sample(wm, name, nlen, cmd_arg(ctx, i), cmd_len(ctx, i),
+                           ctx->now_ms);
     }
 }
 
@@ -228,7 +241,8 @@ static bool is_live(const struct batch_vtable *t, const char *name)
 
 void cmd_tget(struct cmd_ctx *ctx)
 {
-    char name[BATCH_NAME_MAX];
+    char buf[BATCH_NAME_MAX];
+    const char *name;
     bool pinned = ctx->argc == 5 && cmd_is(ctx, 3, "version");
     uint64_t pin = 0;
     if (ctx->argc != 3 && !pinned) {
@@ -238,7 +252,7 @@ void cmd_tget(struct cmd_ctx *ctx)
         return;
     }
     size_t nlen;
-    if (!table_name_arg(ctx, 1, name, &nlen) ||
+    if (!table_name_len(ctx, 1, &nlen) ||
         (pinned && !version_arg(ctx, 4, &pin))) {
         return;
     }
@@ -247,7 +261,8 @@ void cmd_tget(struct cmd_ctx *ctx)
         return;
     }
     bool bad;
-    const struct batch_vtable *t = find_table(ctx, v, name, nlen, &bad);
+    const struct batch_vtable *t =
+        find_table(ctx, v, 1, nlen, buf, &name, &bad);
     if (bad) {
         return;
     }
@@ -263,7 +278,7 @@ void cmd_tget(struct cmd_ctx *ctx)
             reply_null(&ctx->r);
         }
         count_lookup(ctx, st == LIVE_OK);
-        note_read(ctx, name, 2);
+        note_read(ctx, name, nlen, 2);
         return;
     }
     const struct batch_vinfo *vi = read_version(ctx, t, name, pinned, pin);
@@ -285,7 +300,7 @@ void cmd_tget(struct cmd_ctx *ctx)
         reply_null(&ctx->r);
     }
     count_lookup(ctx, hit);
-    note_read(ctx, name, 2);
+    note_read(ctx, name, nlen, 2);
 }
 
 /* T.MGET on the live table: one snapshot through live_mget(). */
@@ -308,7 +323,7 @@ static void tmget_live(struct cmd_ctx *ctx, size_t nkeys)
     for (size_t i = 0; i < nkeys; i++) {
         keys[i] = cmd_arg(ctx, 2 + i);
         lens[i] = cmd_len(ctx, 2 + i);
-        note_read(ctx, LIVE_TABLE_NAME, 2 + i);
+        note_read(ctx, LIVE_TABLE_NAME, strlen(LIVE_TABLE_NAME), 2 + i);
     }
     reply_array(&ctx->r, nkeys);
     size_t hits = live_mget(ctx->srv->live, keys, lens, nkeys, ctx->now_ms,
@@ -323,7 +338,8 @@ static void tmget_live(struct cmd_ctx *ctx, size_t nkeys)
 
 void cmd_tmget(struct cmd_ctx *ctx)
 {
-    char name[BATCH_NAME_MAX];
+    char buf[BATCH_NAME_MAX];
+    const char *name;
     size_t nkeys = ctx->argc - 2;
     bool pinned = false;
     uint64_t pin = 0;
@@ -334,7 +350,7 @@ void cmd_tmget(struct cmd_ctx *ctx)
         nkeys -= 2;
     }
     size_t nlen;
-    if (!table_name_arg(ctx, 1, name, &nlen) ||
+    if (!table_name_len(ctx, 1, &nlen) ||
         (pinned && !version_arg(ctx, ctx->argc - 1, &pin))) {
         return;
     }
@@ -343,7 +359,8 @@ void cmd_tmget(struct cmd_ctx *ctx)
         return;
     }
     bool bad;
-    const struct batch_vtable *t = find_table(ctx, v, name, nlen, &bad);
+    const struct batch_vtable *t =
+        find_table(ctx, v, 1, nlen, buf, &name, &bad);
     if (bad) {
         return;
     }
@@ -379,7 +396,7 @@ void cmd_tmget(struct cmd_ctx *ctx)
         } else {
             reply_null(&ctx->r);
         }
-        note_read(ctx, name, 2 + i);
+        note_read(ctx, name, nlen, 2 + i);
     }
     STAT_ADD(&ctx->w->stats, keyspace_hits, hits);
     STAT_ADD(&ctx->w->stats, keyspace_misses, nkeys - hits);
