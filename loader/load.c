@@ -1241,6 +1241,16 @@ static int phase_wait(struct load_ctx *x)
         if (ready == x->partitions) {
             break;
         }
+        /* A load whose lock died (its ZooKeeper session expired during a
+         * long pause) can never activate: say so now, not at the timeout
+         * (its version may even be gone: the load that took the lock over
+         * may have cleaned the store). */
+        if (membership_lock_check(x->m, x->lock) != MEMB_OK) {
+            rc = fail(x, LOAD_EXIT_UNAVAILABLE, "the load lock of %s was "
+                      "lost while waiting for readiness (%s); nothing was "
+                      "activated", x->c->table, membership_error(x->m));
+            break;
+        }
         double t = now_s();
         if (t - start >= timeout) {
             rc = fail(x, LOAD_EXIT_UNAVAILABLE, "not ready after %.0f s: "

@@ -16,7 +16,7 @@ store):
   /health) and catches up with the version activated while it was away
   once ZooKeeper returns;
 - test_loader_paused_past_session: a loader frozen past its session loses
-  the load lock to a second loader and fails at activation;
+  the load lock to a second loader and fails once it runs again;
 - test_activated_version_too_large_for_a_node: a node refuses, rather
   than maps, an activated version over its --batch-memory, keeps serving
   the previous one and says "joining";
@@ -206,7 +206,8 @@ def log_of(p):
 def test_loader_paused_past_session(ctx):
     """A loader frozen past its session loses the table's load lock; a
     second loader takes it, and of the two exactly the second activates:
-    the first fails at activation saying its lock was lost."""
+    the first fails as soon as it runs again (while it waits for
+    readiness, or at activation), saying its lock was lost."""
     z.need_zookeeper(ctx)
     cl = loaded_cluster(ctx)
     try:
