@@ -17,8 +17,8 @@ rusage, reaped with wait4), the wall time, and the CPU other programs used
 meanwhile (cores' worth, from /proc/stat).
 
 Environment (the wrapper passes it on): ROWS, ROUNDS, FORMATS, PARTITIONS,
-BUILD_THREADS, LOAD_TIMEOUT, QUIET_WAIT, QUIET_MAX, LARDER_LOAD, OUT_DIR,
-TMPDIR, LOAD_FORMATS_COMMAND (the command line for the report),
+BUILD_THREADS, READ_THREADS, LOAD_TIMEOUT, QUIET_WAIT, QUIET_MAX,
+LARDER_LOAD, OUT_DIR, TMPDIR, LOAD_FORMATS_COMMAND (the command line for the report),
 LOAD_FORMATS_ROOT (the repository).
 
 Only the Python 3 standard library is used.
@@ -112,6 +112,7 @@ def one_load(cfg, rnd, order, fmt):
         argv += ["--partitions", str(cfg["partitions"])]
     if cfg["build_threads"]:
         argv += ["--build-threads", str(cfg["build_threads"])]
+    argv += ["--read-threads", str(cfg["read_threads"])]
     out_path = os.path.join(run, "summary.json")
     err_path = os.path.join(run, "stderr.txt")
     b0, tot0 = cpu_totals()
@@ -215,6 +216,7 @@ def run():
     cfg = {"rows": rows,
            "partitions": int(e.get("PARTITIONS") or 0),
            "build_threads": int(e.get("BUILD_THREADS") or 0),
+           "read_threads": int(e.get("READ_THREADS") or 1),
            "load_timeout": int(e.get("LOAD_TIMEOUT", "900")),
            "quiet_wait": int(e.get("QUIET_WAIT", "0")),
            "quiet_max": float(e.get("QUIET_MAX", "0.10"))}
@@ -295,6 +297,7 @@ def run():
             "loader_build_type": build_type, "rows": rows, "rounds": rounds,
             "formats": formats, "partitions": cfg["partitions"] or None,
             "build_threads": cfg["build_threads"] or None,
+            "read_threads": cfg["read_threads"],
             "input_bytes": sizes, "generate_s": gen_s,
             "busy_start": round(busy_start, 3),
             "busy_end": round(busy_end, 3),
@@ -419,13 +422,19 @@ def report(jpath, mpath):
       % ("{:,}".format(rows), meta["tmp_fs"]))
     w("- Every load: `larder-load --membership local:<fresh dir> --store "
       "file://<fresh dir> --table bench --format F --key key --value-field "
-      "value --stage-only yes --json yes --input <file>`%s%s (the loader's "
-      "defaults otherwise), under `os.wait4` for its CPU seconds "
+      "value --stage-only yes --json yes --input <file>`%s%s%s (the "
+      "loader's defaults otherwise), under `os.wait4` for its CPU seconds "
       "(user+system) and peak RSS. Each must give %s rows, no bad rows and "
-      "no duplicates, or the benchmark stops."
+      "no duplicates, or the benchmark stops.%s"
       % (" --partitions %d" % meta["partitions"] if meta["partitions"]
          else "", " --build-threads %d" % meta["build_threads"]
-         if meta["build_threads"] else "", "{:,}".format(rows)))
+         if meta["build_threads"] else "",
+         " --read-threads %d" % meta["read_threads"]
+         if meta.get("read_threads") else "", "{:,}".format(rows),
+         " One reading thread for every format, so that the formats are "
+         "compared by what it costs to decode them (a TSV or JSONL file is "
+         "otherwise cut among several reading threads, the others are not: "
+         "docs/loader.md)." if meta.get("read_threads") == 1 else ""))
     w("- %d rounds; every round loads every format once, in a rotated "
       "order (round 1: %s; round 2 starts with the second, ...); medians "
       "over rounds." % (meta["rounds"], ", ".join(meta["formats"])))

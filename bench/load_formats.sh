@@ -26,7 +26,10 @@
 # Tunables (environment, defaults in brackets): ROWS [10000000], ROUNDS
 # [3], FORMATS [tsv,csv,jsonl,msgpack,avro-null,avro-deflate] (a subset,
 # comma-separated; the ratios need tsv), PARTITIONS [the loader's default,
-# 256], BUILD_THREADS [the loader's default, 4], LOAD_TIMEOUT [900] seconds
+# 256], BUILD_THREADS [the loader's default, 4], READ_THREADS [1: each
+# format decoded by one thread; a TSV or JSONL file is otherwise cut among
+# several reading threads and the other formats are not], LOAD_TIMEOUT
+# [900] seconds
 # per load, QUIET_WAIT [0] seconds to wait before each load for other
 # programs to leave the cores idle (below QUIET_MAX [0.10] of all cores),
 # LARDER_LOAD [the newest Release, non-sanitizer build of
@@ -52,8 +55,8 @@ case ${1:-} in
 esac
 
 INVOCATION="bench/load_formats.sh"
-for var in ROWS ROUNDS FORMATS PARTITIONS BUILD_THREADS QUIET_WAIT \
-           QUIET_MAX; do
+for var in ROWS ROUNDS FORMATS PARTITIONS BUILD_THREADS READ_THREADS \
+           QUIET_WAIT QUIET_MAX; do
     if [[ -n ${!var:-} ]]; then
         INVOCATION="$var=${!var} $INVOCATION"
     fi
