@@ -9,7 +9,9 @@
  *     AddressSanitizer sees a dangling or short pointer), kinds are known,
  *     maps have string keys, and counts match their items;
  *   - rows that share a nonzero layout have the same field names in the
- *     same order.
+ *     same order;
+ *   - reader_drain_pieces(): the rows, bad rows and errors of the pieces,
+ *     in order, are those of the whole file (see reader_drain.h).
  */
 #include "reader_drain.h"
 
@@ -17,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_source.h"
 #include "fuzz_check.h"
 #include "memfile.h"
+#include "transcript.h"
 
 /* Deepest value nesting walked; deeper values are only counted. */
 #define DRAIN_MAX_DEPTH 256
@@ -80,17 +84,40 @@ static unsigned touch(const char *p, size_t n)
     return sum;
 }
 
-static unsigned walk(const struct input_value *v, unsigned depth)
+/*
+ * Reads every byte of v and what it holds, and appends v to t (NULL: no
+ * record): its kind, count and contents, doubles by their bits.
+ */
+static unsigned walk(const struct input_value *v, unsigned depth,
+                     struct transcript *t)
 {
+    if (t != NULL) {
+        transcript_u64(t, (uint64_t)v->kind);
+        transcript_u64(t, v->n);
+    }
     switch (v->kind) {
     case INPUT_NIL:
+        return 0;
     case INPUT_INT:
+        if (t != NULL) {
+            transcript_u64(t, (uint64_t)v->u.i);
+        }
+        return 0;
     case INPUT_FLOAT:
+        if (t != NULL) {
+            transcript_put(t, &v->u.f, sizeof(v->u.f));
+        }
         return 0;
     case INPUT_BOOL:
+        if (t != NULL) {
+            transcript_u64(t, v->u.b ? 1 : 0);
+        }
         return v->u.b ? 1 : 0;
     case INPUT_STR:
     case INPUT_TEXT:
+        if (t != NULL) {
+            transcript_str(t, v->u.s.p, v->u.s.len);
+        }
         return touch(v->u.s.p, v->u.s.len);
     case INPUT_ARRAY:
     case INPUT_MAP: {
@@ -104,7 +131,7 @@ static unsigned walk(const struct input_value *v, unsigned depth)
             if (v->kind == INPUT_MAP && i % 2 == 0) {
                 CHECK(v->u.items[i].kind == INPUT_STR);
             }
-            sum += walk(&v->u.items[i], depth + 1);
+            sum += walk(&v->u.items[i], depth + 1, t);
         }
         return sum;
     }
@@ -113,23 +140,32 @@ static unsigned walk(const struct input_value *v, unsigned depth)
     return 0;
 }
 
-void reader_drain(const struct input_format *f, size_t max_record,
-                  const uint8_t *data, size_t size)
+/*
+ * Opens path with options o and reads it to its end, checking every
+ * promise, and appends what a caller can observe to t (NULL: no record):
+ * a failed open's status and message; then, for each row, bad row or
+ * error ending the file, its status and offset, its line number when the
+ * offset is below lines_below (a piece after the first counts lines from
+ * its own start), a bad row's or error's message, and a row's fields.
+ * Returns the status of the open.
+ */
+static enum input_status drain(const struct input_format *f,
+                               const char *path,
+                               const struct input_reader_options *o,
+                               struct transcript *t, uint64_t lines_below)
 {
-    static struct memfile file = {.fd = -1};
-    if (file.fd < 0) {
-        memfile_open(&file, f->name);
-    }
-    const char *path = memfile_set(&file, data, size);
-    const struct input_reader_options o = {.max_record = max_record};
     struct input_reader r;
     char err[512] = "";
-    enum input_status st = input_reader_open(&r, f, path, &o, err,
-                                             sizeof(err));
-    if (st != INPUT_ROW) {
-        CHECK(st == INPUT_BAD_FILE || st == INPUT_IO);
+    enum input_status opened = input_reader_open(&r, f, path, o, err,
+                                                 sizeof(err));
+    if (opened != INPUT_ROW) {
+        CHECK(opened == INPUT_BAD_FILE || opened == INPUT_IO);
         CHECK(err[0] != '\0');
-        return;
+        if (t != NULL) {
+            transcript_u64(t, (uint64_t)opened);
+            transcript_str(t, err, strlen(err));
+        }
+        return opened;
     }
     struct layout_names names = {0};
     struct input_pos last = {0};
@@ -138,30 +174,140 @@ void reader_drain(const struct input_format *f, size_t max_record,
         struct input_row row = {0};
         struct input_pos pos = {0};
         err[0] = '\0';
-        st = input_reader_next(&r, &row, &pos, err, sizeof(err));
+        enum input_status st = input_reader_next(&r, &row, &pos, err,
+                                                 sizeof(err));
         if (st == INPUT_EOF) {
             break;
         }
         CHECK(st == INPUT_ROW || st == INPUT_BAD_ROW ||
               st == INPUT_BAD_FILE || st == INPUT_IO);
+        if (t != NULL) {
+            transcript_u64(t, (uint64_t)st);
+        }
         if (st == INPUT_BAD_FILE || st == INPUT_IO) {
             CHECK(err[0] != '\0');
+            if (t != NULL) {
+                transcript_str(t, err, strlen(err));
+            }
             break;
         }
         CHECK(pos.line >= last.line && pos.offset >= last.offset);
         last = pos;
+        if (t != NULL) {
+            transcript_u64(t, pos.offset);
+            if (pos.offset < lines_below) {
+                transcript_u64(t, pos.line);
+            }
+        }
         if (st == INPUT_BAD_ROW) {
             CHECK(err[0] != '\0');
+            if (t != NULL) {
+                transcript_str(t, err, strlen(err));
+            }
             continue;
         }
         CHECK(row.n == 0 || row.fields != NULL);
+        if (t != NULL) {
+            transcript_u64(t, row.n);
+            transcript_u64(t, row.layout != 0);
+        }
         for (size_t i = 0; i < row.n; i++) {
+            if (t != NULL) {
+                transcript_str(t, row.fields[i].name,
+                               row.fields[i].name_len);
+            }
             sum += touch(row.fields[i].name, row.fields[i].name_len);
-            sum += walk(&row.fields[i].value, 0);
+            sum += walk(&row.fields[i].value, 0, t);
         }
         layout_names_check(&names, &row);
     }
     (void)sum;
     layout_names_clear(&names);
     input_reader_close(&r);
+    return opened;
+}
+
+/* The file every input is written to, created on first use. */
+static const char *drain_file(const char *name, const uint8_t *data,
+                              size_t size)
+{
+    static struct memfile file = {.fd = -1};
+    if (file.fd < 0) {
+        memfile_open(&file, name);
+    }
+    return memfile_set(&file, data, size);
+}
+
+void reader_drain(const struct input_format *f, size_t max_record,
+                  const uint8_t *data, size_t size)
+{
+    const char *path = drain_file(f->name, data, size);
+    const struct input_reader_options o = {.max_record = max_record};
+    drain(f, path, &o, NULL, 0);
+}
+
+/* Byte i of the input, 0 past its end. */
+static unsigned byte_at(const uint8_t *data, size_t size, size_t i)
+{
+    return i < size ? data[i] : 0;
+}
+
+/*
+ * The cut points of an input of size bytes (see reader_drain.h): returns
+ * how many (1 or 2), in cut[0] <= cut[1], each in [0, size].
+ */
+static int pieces_cut(const uint8_t *data, size_t size, uint64_t cut[2])
+{
+    uint64_t first = byte_at(data, size, 0) |
+                     byte_at(data, size, size - 1) << 8;
+    uint64_t second = byte_at(data, size, 1) |
+                      (size >= 2 ? byte_at(data, size, size - 2) << 8 : 0);
+    cut[0] = first % (size + 1);
+    if (second % 3 == 0) {
+        return 1;
+    }
+    cut[1] = cut[0] + (second / 3) % (size - cut[0] + 1);
+    return 2;
+}
+
+void reader_drain_pieces(const struct input_format *f, size_t max_record,
+                         const uint8_t *data, size_t size)
+{
+    CHECK(f->splittable);
+    const char *path = drain_file(f->name, data, size);
+    uint64_t cut[2];
+    int ncut = size > 0 ? pieces_cut(data, size, cut) : 0;
+    struct input_reader_options o = {.max_record = max_record};
+    struct transcript whole = {0};
+    enum input_status opened = drain(f, path, &o, &whole,
+                                     ncut > 0 ? cut[0] : 0);
+    if (ncut == 0 || !byte_source_seekable(path)) {
+        transcript_clear(&whole);
+        return;
+    }
+    /* Piece i is [bound[i], bound[i + 1]); the last ends at 0, the file's
+     * end. An earlier piece ending at 0 is [0, 0): empty, and skipped, as
+     * those options would mean the whole file. */
+    uint64_t bound[4] = {0, cut[0], ncut > 1 ? cut[1] : 0, 0};
+    struct transcript pieces = {0};
+    for (int i = 0; i <= ncut; i++) {
+        o.range_start = bound[i];
+        o.range_end = bound[i + 1];
+        if (i < ncut && o.range_end == 0) {
+            continue;
+        }
+        if (opened != INPUT_ROW) {
+            /* Every piece must refuse the file as the whole read did. */
+            transcript_clear(&pieces);
+        }
+        drain(f, path, &o, &pieces, cut[0]);
+        if (opened != INPUT_ROW) {
+            transcript_expect_equal(&whole, &pieces, "open of a piece");
+        }
+    }
+    if (opened == INPUT_ROW) {
+        transcript_expect_equal(&whole, &pieces, "pieces vs whole file");
+    }
+    transcript_clear(&pieces);
+    transcript_clear(&whole);
 }
