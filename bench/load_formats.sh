@@ -62,25 +62,9 @@ for var in ROWS ROUNDS FORMATS PARTITIONS BUILD_THREADS READ_THREADS \
     fi
 done
 
-# A build directory's larder-load fit for timing: a Release build without
-# sanitizers (a Debug or ASan loader would measure the build, not the code).
-release_build() { # path/to/loader/larder-load
-    local cache
-    cache="$(dirname "$(dirname "$1")")/CMakeCache.txt"
-    [[ -r $cache ]] &&
-        grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" &&
-        ! grep -q '^LARDER_SANITIZE:[A-Z]*=.' "$cache"
-}
-
-if [[ -z ${LARDER_LOAD:-} ]]; then
-    while IFS= read -r candidate; do
-        if release_build "$candidate"; then
-            LARDER_LOAD=$candidate
-            break
-        fi
-    done < <(ls -t "$ROOT"/build*/loader/larder-load \
-                   "$ROOT"/build/*/loader/larder-load 2>/dev/null || true)
-fi
+# shellcheck source=bench/release_loader.sh
+. "$HERE/release_loader.sh"
+LARDER_LOAD=${LARDER_LOAD:-$(release_loader "$ROOT")}
 [[ -n ${LARDER_LOAD:-} && -x $LARDER_LOAD ]] ||
     die "no Release larder-load: build one" \
         "(cmake -DCMAKE_BUILD_TYPE=Release) or set LARDER_LOAD"

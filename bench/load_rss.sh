@@ -23,7 +23,8 @@
 # 50000000:1280"], PARTITIONS [256] for runs that name none, VALUE [raw]:
 # raw stores the value column's 64 bytes (--value-field value), map stores
 # a msgpack map {"value": ...}; BUILD_THREADS [0: the loader's default],
-# LARDER_LOAD [the newest of build*/loader/larder-load], OUT_DIR
+# LARDER_LOAD [the newest Release, non-sanitizer build of
+# build*/loader/larder-load or build/*/loader/larder-load], OUT_DIR
 # [docs/bench], TMPDIR [/tmp] where the data goes: about 300 bytes per row
 # of the largest run must be free (input 82, run files ~90, segments ~92
 # and their copy in the store ~92), EARLIER [none]: space-separated
@@ -44,12 +45,12 @@ BYTES_PER_ROW=300
 
 die() { echo "load_rss.sh: $*" >&2; exit 1; }
 
-if [[ -z ${LARDER_LOAD:-} ]]; then
-    LARDER_LOAD=$(ls -t "$ROOT"/build*/loader/larder-load 2>/dev/null |
-                  head -n 1 || true)
-fi
+# shellcheck source=bench/release_loader.sh
+. "$HERE/release_loader.sh"
+LARDER_LOAD=${LARDER_LOAD:-$(release_loader "$ROOT")}
 [[ -n $LARDER_LOAD && -x $LARDER_LOAD ]] ||
-    die "no larder-load: build it or set LARDER_LOAD"
+    die "no Release larder-load: build one (cmake -DCMAKE_BUILD_TYPE=Release)" \
+        "or set LARDER_LOAD"
 [[ -x /usr/bin/time ]] ||
     die "/usr/bin/time is missing: scripts/deps.sh bench installs it"
 case $VALUE in
@@ -248,7 +249,9 @@ for e in earlier:
 lines += [
     "",
     "The loader's memory is the spill buffers (`--spill-buffer`, 32 MiB "
-    "for all partitions together) while the input is read, then the "
+    "for all partitions and reading threads together) and a 1 MiB line "
+    "buffer per reading thread (`--read-threads`, default the CPUs) "
+    "while the input is read, then the "
     "partitions being built (`--build-threads`, default 4), each holding "
     "at most the snapshot writer's memory budget of rows (6 MiB, "
     "`SNAP_WRITER_MEMORY_DEFAULT`): a larger partition is sorted in chunks "
@@ -257,9 +260,11 @@ lines += [
     "fixed partition count the peak stays flat as the input grows, until "
     "the indexes of the partitions being built outweigh the spill buffers "
     "(an estimate: some 500,000 rows per partition). While publishing, "
-    "the store's copy of each segment counts too if it maps the file (a "
-    "`file://` store that hashes a segment through a mapping of the whole "
-    "file adds up to `--build-threads` segments of file-backed RSS). Times "
+    "a `file://` store on the scratch directory's file system takes each "
+    "segment by rename, reading nothing; a copy into another store counts "
+    "too if it maps the file (hashing a segment through a mapping of the "
+    "whole file adds up to `--build-threads` segments of file-backed "
+    "RSS). Times "
     "depend on the disk and on whatever else runs on the machine; the RSS "
     "hardly does.",
     "",
