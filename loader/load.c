@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -553,12 +554,22 @@ static void *read_span_run(void *arg)
     return NULL;
 }
 
+/* The CPUs this process may run on (its affinity: taskset, a cpuset). */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        return CPU_COUNT(&set);
+    }
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The threads the read phase may use: --read-threads, or the CPUs. */
 static uint32_t read_threads(const struct load_config *c)
 {
     uint32_t n = c->read_threads;
     if (n == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        long cpus = usable_cpus();
         n = cpus < 1 ? 1 : cpus > LOAD_DEFAULT_READ_THREADS_MAX
                                ? LOAD_DEFAULT_READ_THREADS_MAX
                                : (uint32_t)cpus;
@@ -631,6 +642,7 @@ static int phase_read(struct load_ctx *x)
         return fail(x, LOAD_EXIT_INTERNAL, "out of memory");
     }
     uint32_t n = rs.plan.nspans;
+    x->r->read_threads = n;
     x->spills = calloc(n, sizeof(*x->spills));
     rs.spans = calloc(n, sizeof(*rs.spans));
     if (x->spills == NULL || rs.spans == NULL) {

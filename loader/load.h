@@ -100,6 +100,7 @@ struct load_result {
     uint64_t version;     /* 0 if none was allocated */
     uint64_t previous_version; /* active before this load; 0: none */
     uint64_t files;
+    uint32_t read_threads; /* threads that read the input (spans) */
     uint64_t rows_read;   /* good rows read (duplicates included) */
     uint64_t bad_rows;
     uint64_t duplicates;  /* dropped by --on-duplicate last */

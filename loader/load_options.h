@@ -70,8 +70,8 @@
     X(build_threads, "build-threads", OPTION_UINT, "0", NULL, 0,              \
       "partitions built or published at once (0: 4, at most 64)")            \
     X(read_threads, "read-threads", OPTION_UINT, "0", NULL, 0,                \
-      "threads reading the input, each a span of it (0: the CPUs, at most "   \
-      "8; at most 64)")                                                       \
+      "threads reading the input, each a span of it (0: the CPUs it may "     \
+      "run on, at most 8; at most 64)")                                       \
     X(read_piece, "read-piece", OPTION_BYTES, "64mb", NULL, 0,                \
       "fewest input bytes a reading thread takes: a smaller input is read "   \
       "by fewer threads")                                                     \

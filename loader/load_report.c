@@ -70,6 +70,7 @@ char *load_report_json(const struct load_config *c,
     SET_U("value_bytes", r->value_bytes);
     SET_U("input_bytes", r->input_bytes);
     SET_U("files", r->files);
+    SET_U("read_threads", r->read_threads);
     SET_U("partitions", r->partitions);
     SET_U("min_replicas", r->min_replicas);
     json_object_set_new(o, "run_id", jstr(c->run_id));

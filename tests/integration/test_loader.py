@@ -429,6 +429,7 @@ def test_stage_only_tsv(ctx):
     j = r.json
     for k, want in (("state", "staged"), ("rows", 1000), ("rows_read", 1000),
                     ("bad_rows", 0), ("partitions", 16), ("files", 1),
+                    ("read_threads", 1),
                     ("run_id", "run-1"), ("exit_code", 0)):
         eq(j[k], want, "summary %s" % k)
     for phase in ("read", "build", "publish", "wait", "activate"):
@@ -696,6 +697,8 @@ def test_read_threads_same_version(ctx):
                       "--on-duplicate", "last", "--max-bad-rows", "100",
                       "--read-threads", threads, "--read-piece", piece)
             c.expect(r, 0, "%s with %s read threads" % (name, threads))
+            eq(r.json["read_threads"], int(threads),
+               "%s: threads that read the input" % name)
             man, rows = c.read_version(name, r.json["version"])
             # Checksums differ by the version number in each header;
             # every record, and each segment's size and rows, must not.
