@@ -9,7 +9,10 @@
  * progress lives in struct resp_parser, so a request that arrives a few bytes
  * at a time is scanned once: a finished argument is never looked at again,
  * and a header line being waited for is searched only from where the last
- * call stopped.
+ * call stopped. A multibulk request found whole in the first call, with
+ * plain-digit headers, is parsed in one pass instead, without the state
+ * between arguments; any other request, or any doubt, leaves it to the state
+ * machine from its first byte, so its bytes are then scanned at most twice.
  *
  * Every number is checked against the limits before it is used, and every
  * line the parser waits for has a maximum length, so a client can make the
@@ -188,6 +191,30 @@ static int parse_number(const char *s, size_t n, int64_t *out)
 }
 
 /*
+ * Reads the header line whose type byte is buf[line] when it has the common
+ * form: 1 to 18 digits, the first not '0', then "\r\n", all before buf[len).
+ * The number is parsed while scanning (18 digits cannot overflow). Returns
+ * the offset after the line and sets *value, or returns 0 for any other line
+ * (longer, signed, zero, malformed or incomplete), which read_header()'s
+ * general path then judges.
+ */
+static inline size_t read_header_fast(const char *buf, size_t line,
+                                      size_t len, uint64_t *value)
+{
+    size_t i = line + 1;
+    size_t lim = len < i + RESP_FAST_DIGITS ? len : i + RESP_FAST_DIGITS;
+    if (i >= lim || buf[i] < '1' || buf[i] > '9')
+        return 0;
+    uint64_t v = (uint64_t)(buf[i++] - '0');
+    while (i < lim && (unsigned char)(buf[i] - '0') <= 9)
+        v = v * 10 + (uint64_t)(buf[i++] - '0');
+    if (i + 1 >= len || buf[i] != '\r' || buf[i + 1] != '\n')
+        return 0;
+    *value = v;
+    return i + 2;
+}
+
+/*
  * Looks for the '\n' ending the header line that starts at p->line, searching
  * only bytes not examined before. On success returns 0 and sets *value to
  * the number between the type byte and "\r\n"; *next is the offset after the
@@ -199,23 +226,14 @@ static int read_header(struct resp_parser *p, const char *buf, size_t len,
                        const char *too_big, const char *invalid,
                        int64_t *value, size_t *next)
 {
-    /*
-     * Fast path for the common case, a whole line of 1 to 18 digits with
-     * no leading zero: parse while scanning (no overflow is possible).
-     * Anything else takes the general path below.
-     */
+    /* The common case first; anything else takes the general path. */
     if (p->pos == p->line) {
-        size_t i = p->line + 1;
-        size_t lim = len < i + RESP_FAST_DIGITS ? len : i + RESP_FAST_DIGITS;
-        if (i < lim && buf[i] >= '1' && buf[i] <= '9') {
-            uint64_t v = (uint64_t)(buf[i++] - '0');
-            while (i < lim && (unsigned char)(buf[i] - '0') <= 9)
-                v = v * 10 + (uint64_t)(buf[i++] - '0');
-            if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
-                *value = (int64_t)v;
-                *next = i + 2;
-                return 0;
-            }
+        uint64_t v;
+        size_t after = read_header_fast(buf, p->line, len, &v);
+        if (after != 0) {
+            *value = (int64_t)v;
+            *next = after;
+            return 0;
         }
     }
     size_t end = len;
@@ -277,6 +295,17 @@ static enum resp_status fail_expected_dollar(struct resp_parser *p, char c)
 }
 
 /*
+ * The argv slots reserved when a multibulk header claims n > 0 arguments:
+ * the header is only a claim, so this is what is likely, not n itself.
+ */
+static size_t argv_first(uint64_t n)
+{
+    return n < RESP_ARGV_MIN     ? RESP_ARGV_MIN
+           : n < RESP_ARGV_FIRST ? (size_t)n
+                                 : RESP_ARGV_FIRST;
+}
+
+/*
  * Continues a multibulk request from wherever the parser stopped, up to
  * buf[len). Returns RESP_OK with the whole request parsed, RESP_AGAIN with
  * all of buf[0, len) accounted for in the parser's state, or RESP_EPROTO.
@@ -301,10 +330,7 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf,
                 return finish(p, next, used); /* *0 and *-1: nothing */
             if ((uint64_t)n > p->limits.max_array_len)
                 return fail(p, "Protocol error: invalid multibulk length");
-            /* The header is only a claim: reserve for what is likely. */
-            if (argv_reserve(p, n < RESP_ARGV_MIN     ? RESP_ARGV_MIN
-                                : n < RESP_ARGV_FIRST ? (size_t)n
-                                                      : RESP_ARGV_FIRST) != 0)
+            if (argv_reserve(p, argv_first((uint64_t)n)) != 0)
                 return fail(p, "out of memory parsing the request");
             p->multibulk = n;
             p->pos = p->line = next;
@@ -348,6 +374,51 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf,
         }
         }
     }
+}
+
+/*
+ * Parses, in one pass, a multibulk request that starts at buf[0] and lies
+ * wholly in buf[0, len), when its count and every bulk length are headers
+ * read_header_fast() reads, within the limits, and argv already has a slot
+ * for every argument once the reservation parse_multibulk() makes for the
+ * count is made. This is the common request of a client that sends whole
+ * commands, and the result is the one parse_multibulk() would give: the
+ * same checks in the same order, only without the state kept between
+ * arguments. Returns 1 after finish() (RESP_OK, *used set), or 0 for any
+ * other request: then only argv's slots beyond argc may have been written
+ * (and argv reserved as parse_multibulk() reserves it anyway), so
+ * parse_multibulk() parses the request from its first byte and reports
+ * whatever is wrong or missing exactly as it would have.
+ */
+static int parse_multibulk_whole(struct resp_parser *p, const char *buf,
+                                 size_t len, size_t *used)
+{
+    uint64_t n, blen;
+    size_t pos = read_header_fast(buf, 0, len, &n);
+    if (pos == 0 || n > p->limits.max_array_len)
+        return 0;
+    if (argv_reserve(p, argv_first(n)) != 0 || n > p->argv_cap)
+        return 0;
+    struct resp_arg *argv = p->argv;
+    for (size_t i = 0; i < n; i++) {
+        if (pos >= len || buf[pos] != '$')
+            return 0;
+        size_t data = read_header_fast(buf, pos, len, &blen);
+        if (data == 0 || blen > p->limits.max_bulk_len)
+            return 0;
+        /* data <= len, so this cannot overflow where `data + blen` could. */
+        if (len - data < 2 || blen > len - data - 2)
+            return 0;
+        size_t end = data + (size_t)blen;
+        if (buf[end] != '\r' || buf[end + 1] != '\n')
+            return 0;
+        argv[i].off = data;
+        argv[i].len = (size_t)blen;
+        pos = end + 2;
+    }
+    p->argc = (size_t)n;
+    finish(p, pos, used);
+    return 1;
 }
 
 /* Bytes skipped between inline arguments: isspace() in the C locale. */
@@ -534,6 +605,8 @@ enum resp_status resp_parse(struct resp_parser *p, char *buf, size_t len,
         p->argc = 0;
         if (len == 0)
             return RESP_AGAIN;
+        if (buf[0] == '*' && parse_multibulk_whole(p, buf, len, used))
+            return RESP_OK;
         p->state = buf[0] == '*' ? ST_MB_HEADER : ST_INLINE;
         break;
     default:

@@ -797,6 +797,149 @@ static void test_errors(void **state)
     }
 }
 
+/*
+ * Requests that arrive whole, as most do, against the same bytes fed in
+ * pieces: a request is parsed in one pass only when it is complete and
+ * every header is plain digits, and anything else it meets in any argument
+ * (the last one included) must end exactly as it does byte by byte.
+ */
+static void test_whole_requests_as_pieces(void **state)
+{
+    (void)state;
+    static const char b_len[] = "Protocol error: invalid bulk length";
+    static const char mb_len[] = "Protocol error: invalid multibulk length";
+    static const char crlf[] = "Protocol error: bulk data not followed by CRLF";
+    const struct resp_limits small = {.max_bulk_len = 5, .max_array_len = 3,
+                                      .max_inline_len = 16};
+    const struct resp_limits open = {.max_bulk_len = SIZE_MAX,
+                                     .max_array_len = SIZE_MAX,
+                                     .max_inline_len = 16};
+    struct {
+        const char *in;
+        size_t len;
+        size_t argc;          /* arguments when parsed, or */
+        const char *msg;      /* the error, or (both 0/NULL) */
+        size_t want;          /* what it waits for */
+        const struct resp_limits *lim;
+    } cases[] = {
+        {LIT("*3\r\n$5\r\nT.GET\r\n$5\r\nbench\r\n$16\r\nkey:000000000007\r\n"),
+         3, NULL, 0, NULL},
+        {LIT("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"), 3, NULL, 0, NULL},
+        {LIT("*1\r\n$0\r\n\r\n"), 1, NULL, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$01\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$00\r\n\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$-1\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$+1\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n:1\r\nk\r\n"), 0,
+         "Protocol error: expected '$', got ':'", 0, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nkXY"), 0, crlf, 0, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nk\n\r"), 0, crlf, 0, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nkX\n"), 0, crlf, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1\r\nk\rX*1\r\n$1\r\nk\r\n"), 0, crlf, 0,
+         NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\nk\r"), 0, NULL, 27, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r\n"), 0, NULL, 27, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n$1\r"), 0, NULL, 24, NULL},
+        {LIT("*3\r\n$3\r\nGET\r\n$1\r\nk\r\n"), 0, NULL, 21, NULL},
+        {LIT("*3\r\n"), 0, NULL, 5, NULL},
+        {LIT("*3\r"), 0, NULL, 4, NULL},
+        {LIT("*3\r\n$5\r\nabcde\r\n$0\r\n\r\n$1\r\nx\r\n"), 3, NULL, 0, &small},
+        {LIT("*3\r\n$5\r\nabcde\r\n$1\r\nx\r\n$6\r\nabcdef\r\n"), 0, b_len, 0,
+         &small},
+        {LIT("*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n"), 0, mb_len,
+         0, &small},
+        /* 18 digits are read in one pass, 19 by the general path. */
+        {LIT("*1\r\n$999999999999999999\r\nab"), 0, NULL,
+         25 + 999999999999999999u + 2, &open},
+        {LIT("*1\r\n$1111111111111111111\r\nab"), 0, NULL,
+         26 + 1111111111111111111u + 2, &open},
+        {LIT("*1111111111111111111\r\n$1\r\na\r\n"), 0, NULL, 30, &open},
+    };
+    const char *prefix = "*1\r\n$4\r\nPING\r\n";
+    const char *suffix = "*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bytes s = {0}, t = {0};
+        bytes_add(&s, prefix, strlen(prefix));
+        note_ok(&t, strlen(prefix), 1, (const char *const[]){"PING"},
+                (const size_t[]){4});
+        bytes_add(&s, cases[i].in, cases[i].len);
+        if (cases[i].argc > 0) {
+            /* The arguments, read back from the request by hand. */
+            const char *args[3];
+            size_t lens[3], at = 0;
+            assert_true(cases[i].argc <= 3);
+            while (cases[i].in[at] != '\n')
+                at++;
+            for (size_t a = 0; a < cases[i].argc; a++) {
+                lens[a] = strtoul(cases[i].in + at + 2, NULL, 10);
+                while (cases[i].in[++at] != '\n')
+                    ;
+                args[a] = cases[i].in + at + 1;
+                at += lens[a] + 2;
+            }
+            note_ok(&t, cases[i].len, cases[i].argc, args, lens);
+            bytes_add(&s, suffix, strlen(suffix));
+            note_ok(&t, strlen(suffix), 2, (const char *const[]){"ECHO", "hi"},
+                    (const size_t[]){4, 2});
+        } else if (cases[i].msg != NULL) {
+            bytes_add(&s, suffix, strlen(suffix));
+            bytes_printf(&t, "ERR %s\n", cases[i].msg);
+        } else {
+            bytes_printf(&t, "AGAIN want=%zu\n", cases[i].want);
+        }
+        check_all_feeds(s.buf, s.len, cases[i].lim, t.buf);
+        bytes_free(&s);
+        bytes_free(&t);
+    }
+}
+
+/*
+ * Whole requests of every size around argv's reservations, each parsed
+ * twice in a row: the arguments and the slots argv ends up with must be
+ * those of the same requests parsed from a first read of the header alone.
+ */
+static void test_whole_request_argv(void **state)
+{
+    (void)state;
+    static const size_t counts[] = {1, 2, 7, 8, 9, 63, 64, 65, 128, 129, 1000};
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        size_t n = counts[c];
+        struct bytes req = {0};
+        bytes_printf(&req, "*%zu\r\n", n);
+        size_t header = req.len;
+        for (size_t i = 0; i < n; i++) {
+            char arg[16];
+            int len = snprintf(arg, sizeof(arg), "a%zu", i * 7);
+            bytes_printf(&req, "$%d\r\n%s\r\n", len, arg);
+        }
+        struct resp_parser whole, pieces;
+        resp_parser_init(&whole, NULL);
+        resp_parser_init(&pieces, NULL);
+        for (int round = 0; round < 2; round++) {
+            size_t used_w = 0, used_p = 0;
+            assert_int_equal(parse_once(&whole, req.buf, req.len, &used_w),
+                             RESP_OK);
+            assert_int_equal(parse_once(&pieces, req.buf, header, &used_p),
+                             RESP_AGAIN);
+            assert_int_equal(parse_once(&pieces, req.buf, req.len, &used_p),
+                             RESP_OK);
+            assert_int_equal(used_w, req.len);
+            assert_int_equal(used_p, req.len);
+            assert_int_equal(whole.argc, n);
+            assert_int_equal(pieces.argc, n);
+            assert_int_equal(whole.argv_cap, pieces.argv_cap);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(whole.argv[i].off, pieces.argv[i].off);
+                assert_int_equal(whole.argv[i].len, pieces.argv[i].len);
+            }
+            assert_int_equal(resp_parser_want(&whole), 1);
+        }
+        resp_parser_deinit(&whole);
+        resp_parser_deinit(&pieces);
+        bytes_free(&req);
+    }
+}
+
 static void test_error_is_sticky(void **state)
 {
     (void)state;
@@ -1104,6 +1247,8 @@ int main(void)
         cmocka_unit_test(test_split_everywhere),
         cmocka_unit_test(test_pipeline_many),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_whole_requests_as_pieces),
+        cmocka_unit_test(test_whole_request_argv),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_limits_boundaries),
         cmocka_unit_test(test_huge_bulk_header_refused),
