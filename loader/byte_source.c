@@ -51,6 +51,19 @@ struct byte_source {
     char fail_msg[768]; /* BS_FAILED: the message to repeat */
 };
 
+/* True if the file name ends in .gz (any case): gzip data is required. */
+static bool named_gz(const char *path)
+{
+    size_t plen = strlen(path);
+    return plen >= 3 && strcasecmp(path + plen - 3, ".gz") == 0;
+}
+
+/* True if the n bytes at p start with the gzip magic (1f 8b). */
+static bool gzip_magic(const unsigned char *p, size_t n)
+{
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
 int byte_source_open(const char *path, struct byte_source **out, char *err,
                      size_t errlen)
 {
@@ -80,8 +93,7 @@ int byte_source_open(const char *path, struct byte_source **out, char *err,
         }
         posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
-    size_t plen = strlen(path);
-    s->named_gz = plen >= 3 && strcasecmp(path + plen - 3, ".gz") == 0;
+    s->named_gz = named_gz(path);
     *out = s;
     return 0;
 }
@@ -202,7 +214,7 @@ static ssize_t bs_sniff(struct byte_source *s, char *err, size_t errlen)
         s->mode = BS_END;
         return 0;
     }
-    if (s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
+    if (gzip_magic(s->in, s->in_len)) {
         memset(&s->z, 0, sizeof(s->z));
         /* 16 + MAX_WBITS: a gzip wrapper, with its CRC and length. */
         if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
@@ -356,9 +368,7 @@ int byte_source_seek(struct byte_source *s, uint64_t offset, char *err,
 
 bool byte_source_seekable(const char *path)
 {
-    size_t plen = strlen(path);
-    if (object_source_is_remote(path) ||
-        (plen >= 3 && strcasecmp(path + plen - 3, ".gz") == 0)) {
+    if (object_source_is_remote(path) || named_gz(path)) {
         return false;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -368,5 +378,5 @@ bool byte_source_seekable(const char *path)
     unsigned char magic[2];
     ssize_t n = pread(fd, magic, sizeof(magic), 0);
     close(fd);
-    return n >= 0 && !(n == 2 && magic[0] == 0x1f && magic[1] == 0x8b);
+    return n >= 0 && !gzip_magic(magic, (size_t)n);
 }
