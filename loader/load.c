@@ -348,7 +348,9 @@ struct read_span {
     uint64_t rows;
     uint64_t bad_rows;
     struct load_bad_row samples[LOAD_BAD_SAMPLES];
-    bool sample_in_piece[LOAD_BAD_SAMPLES]; /* line counted from a piece */
+    /* The sample's file (index in x->files) when its line was counted
+     * from a piece's start; SIZE_MAX when the line is the file's. */
+    size_t sample_file[LOAD_BAD_SAMPLES];
     size_t nsamples;
     uint64_t bytes_done; /* atomic: input bytes read, for progress */
     int code;            /* 0, or the exit code of this span's failure */
@@ -366,34 +368,52 @@ struct read_state {
 };
 
 /*
- * The 1-based line of the row at byte offset of a plain local file: one
- * more than the newlines before it. For rows of a piece after the first,
- * whose reader counted lines from the piece's start. 0 if unreadable.
+ * Counts lines of one plain local file up to a byte offset, for rows of a
+ * piece after the first, whose reader counted lines from the piece's
+ * start: the line of the row at offset is one more than the newlines
+ * before it. Offsets asked for in increasing order in one file (bad-row
+ * samples in input order) are counted on from the last one, so a file is
+ * read once however many samples it holds.
  */
-static uint64_t line_at(const char *path, uint64_t offset)
+struct line_counter {
+    const char *path; /* NULL: nothing counted yet */
+    uint64_t at;      /* bytes counted */
+    uint64_t line;    /* the line that begins at `at`, if one does */
+};
+
+/* The 1-based line of the row at offset of path; 0 if unreadable. */
+static uint64_t line_at(struct line_counter *lc, const char *path,
+                        uint64_t offset)
 {
+    if (lc->path != path || offset < lc->at) {
+        *lc = (struct line_counter){path, 0, 1};
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     char *buf = malloc(1 << 20);
-    uint64_t line = 1, at = 0;
-    while (fd >= 0 && buf != NULL && at < offset) {
-        size_t want = offset - at < (1 << 20) ? (size_t)(offset - at)
-                                              : (size_t)1 << 20;
-        ssize_t n = pread(fd, buf, want, (off_t)at);
+    bool ok = fd >= 0 && buf != NULL;
+    while (ok && lc->at < offset) {
+        size_t want = offset - lc->at < (1 << 20) ? (size_t)(offset - lc->at)
+                                                  : (size_t)1 << 20;
+        ssize_t n = pread(fd, buf, want, (off_t)lc->at);
         if (n <= 0) {
-            line = 0;
+            ok = false;
             break;
         }
         for (const char *p = buf, *end = buf + n;
              (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
-            line++;
+            lc->line++;
         }
-        at += (uint64_t)n;
+        lc->at += (uint64_t)n;
     }
     if (fd >= 0) {
         close(fd);
     }
     free(buf);
-    return buf != NULL && fd >= 0 ? line : 0;
+    if (!ok) {
+        lc->path = NULL;
+        return 0;
+    }
+    return lc->line;
 }
 
 static void span_fail(struct read_span *sp, int code, const char *fmt, ...)
@@ -418,7 +438,8 @@ static void note_bad_row(struct read_span *sp, const char *file,
     if (sp->nsamples >= LOAD_BAD_SAMPLES) {
         return;
     }
-    sp->sample_in_piece[sp->nsamples] = piece->start > 0;
+    sp->sample_file[sp->nsamples] = piece->start > 0 ? piece->file
+                                                     : SIZE_MAX;
     struct load_bad_row *b = &sp->samples[sp->nsamples++];
     copy_str(b->file, sizeof(b->file), file);
     b->line = pos->line;
@@ -524,7 +545,8 @@ static int read_piece(struct read_span *sp, const struct read_piece *piece)
         if (gate_bad_rows_hopeless(rs->gate, bad)) {
             char msg[512];
             gate_bad_rows_check(rs->gate, sp->rows, bad, msg, sizeof(msg));
-            uint64_t line = piece->start > 0 ? line_at(path, pos.offset)
+            struct line_counter lc = {0};
+            uint64_t line = piece->start > 0 ? line_at(&lc, path, pos.offset)
                                              : pos.line;
             span_fail(sp, LOAD_EXIT_DATA, "%s (stopped reading at %s%s%llu)",
                       msg, path, line > 0 ? ":" : " at byte ",
@@ -605,6 +627,7 @@ static void merge_spans(struct read_state *rs)
 {
     struct load_ctx *x = rs->x;
     struct load_result *r = x->r;
+    struct line_counter lc = {0};
     for (uint32_t t = 0; t < rs->plan.nspans; t++) {
         struct read_span *sp = &rs->spans[t];
         r->rows_read += sp->rows;
@@ -616,8 +639,9 @@ static void merge_spans(struct read_state *rs)
                            r->nbad_samples < LOAD_BAD_SAMPLES; i++) {
             struct load_bad_row *b = &r->bad_samples[r->nbad_samples++];
             *b = sp->samples[i];
-            if (sp->sample_in_piece[i]) {
-                b->line = line_at(b->file, b->offset);
+            if (sp->sample_file[i] != SIZE_MAX) {
+                b->line = line_at(&lc, x->files.paths[sp->sample_file[i]],
+                                  b->offset);
             }
             if (b->line > 0) {
                 log_warning("bad row: %s:%llu: %s", b->file,
