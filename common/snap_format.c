@@ -12,6 +12,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "memeq.h"
 #include "snap_format.h"
 
 #include <inttypes.h>
@@ -249,7 +250,7 @@ bool snap_image_get(const struct snap_image *img, const void *key,
             const uint8_t *k, *v;
             uint64_t kl, vl, next;
             if (record_at(img, w & SNAP_OFF_MASK, &k, &kl, &v, &vl, &next) &&
-                kl == klen && memcmp(k, key, klen) == 0) {
+                kl == klen && memeq(k, key, klen)) {
                 *value = v;
                 *vlen = (size_t)vl;
                 return true;

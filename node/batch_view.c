@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memeq.h"
 #include "segment.h"
 
 bool batch_valid_table_name(const char *name)
@@ -41,24 +42,35 @@ bool batch_valid_table_name(const char *name)
     return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
+/* Orders table t against name (len bytes) as strcmp orders strings. */
+static int table_order(const struct batch_vtable *t, const char *name,
+                       size_t len)
+{
+    size_t n = t->name_len < len ? t->name_len : len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)t->name[i];
+        unsigned char b = (unsigned char)name[i];
+        if (a != b) {
+            return a < b ? -1 : 1;
+        }
+    }
+    return (t->name_len > len) - (t->name_len < len);
+}
+
 const struct batch_vtable *batch_view_table(const struct batch_view *v,
                                             const char *name, size_t len)
 {
-    if (v == NULL || len >= BATCH_NAME_MAX) {
+    if (v == NULL) {
         return NULL;
     }
     size_t lo = 0, hi = v->ntables;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const char *t = v->tables[mid].name;
-        int c = strncmp(t, name, len);
-        if (c == 0 && t[len] != '\0') {
-            c = 1; /* t is longer: it sorts after name */
+        const struct batch_vtable *t = &v->tables[mid];
+        if (t->name_len == len && memeq(t->name, name, len)) {
+            return t;
         }
-        if (c == 0) {
-            return &v->tables[mid];
-        }
-        if (c < 0) {
+        if (table_order(t, name, len) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -136,6 +148,7 @@ void batch_view_finish(struct batch_view *v)
     }
     for (size_t i = 0; i < v->ntables; i++) {
         struct batch_vtable *t = &v->tables[i];
+        t->name_len = strlen(t->name);
         if (t->nversions > 1) {
             qsort(t->versions, t->nversions, sizeof(*t->versions), version_cmp);
         }

@@ -83,6 +83,7 @@ struct batch_vinfo {
 
 struct batch_vtable {
     char name[BATCH_NAME_MAX];
+    size_t name_len; /* strlen(name), set by batch_view_finish() */
     const struct batch_vinfo *active; /* into versions, or NULL */
     uint64_t max_age_s; /* the table config's freshness bound; 0: none */
     size_t nversions;
@@ -137,8 +138,8 @@ const struct batch_vtable *batch_view_table(const struct batch_view *v,
 const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,
                                              uint64_t version);
 
-/* Sorts tables by name and versions by number, and sets each active
- * pointer to the version in state BATCH_ACTIVE (if any). */
+/* Sorts tables by name and versions by number, sets each name_len, and
+ * sets each active pointer to the version in state BATCH_ACTIVE (if any). */
 void batch_view_finish(struct batch_view *v);
 
 /* Memory of the mapped versions of a view (mincore for residency). */

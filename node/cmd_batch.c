@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "batch.h"
@@ -161,25 +162,16 @@ static const struct batch_vinfo *read_version(struct cmd_ctx *ctx,
     return t->active;
 }
 
-/* Looks a key up in one version whose partition of the key is held here;
- * false if absent. */
-static bool lookup(const struct batch_vinfo *vi, const char *key, size_t klen,
-                   const char **value, size_t *vlen)
+/*
+ * The segment of vi holding the partition of a key whose hash is h
+ * (xxh3-64, as the loader placed it), or NULL if that partition is not
+ * held here; *part is the partition.
+ */
+static const struct segment *key_segment(const struct batch_vinfo *vi,
+                                         uint64_t h, uint32_t *part)
 {
-    uint64_t h = XXH3_64bits(key, klen);
-    const struct segment *s = vi->segs[h % vi->partitions];
-    return s != NULL && segment_get(s, key, klen, h, value, vlen);
-}
-
-/* True if the partition of key in vi is held here; else *part is it. */
-static bool held_here(const struct batch_vinfo *vi, const char *key,
-                      size_t klen, uint32_t *part)
-{
-    if (vi->held_partitions == vi->partitions) {
-        return true;
-    }
-    *part = (uint32_t)(XXH3_64bits(key, klen) % vi->partitions);
-    return vi->segs[*part] != NULL;
+    *part = (uint32_t)(h % vi->partitions);
+    return vi->segs != NULL ? vi->segs[*part] : NULL;
 }
 
 /* Sends the client to the node the view names for partition part. */
@@ -285,14 +277,18 @@ void cmd_tget(struct cmd_ctx *ctx)
     if (vi == NULL) {
         return;
     }
+    const char *key = cmd_arg(ctx, 2);
+    size_t klen = cmd_len(ctx, 2);
+    uint64_t h = XXH3_64bits(key, klen);
     uint32_t part;
-    if (!held_here(vi, cmd_arg(ctx, 2), cmd_len(ctx, 2), &part)) {
+    const struct segment *s = key_segment(vi, h, &part);
+    if (s == NULL) {
         reply_wrongnode(ctx, v, vi, name, part);
         return;
     }
     const char *value;
     size_t vlen;
-    bool hit = lookup(vi, cmd_arg(ctx, 2), cmd_len(ctx, 2), &value, &vlen);
+    bool hit = segment_get(s, key, klen, h, &value, &vlen);
     reply_view_attribute(ctx, v);
     if (hit) {
         reply_bulk(&ctx->r, value, vlen);
@@ -376,21 +372,28 @@ void cmd_tmget(struct cmd_ctx *ctx)
     if (vi == NULL) {
         return;
     }
-    for (size_t i = 0; i < nkeys; i++) {
-        uint32_t part;
-        if (!held_here(vi, cmd_arg(ctx, 2 + i), cmd_len(ctx, 2 + i), &part)) {
-            reply_wrongnode(ctx, v, vi, name, part);
-            return;
+    if (vi->held_partitions < vi->partitions) {
+        for (size_t i = 0; i < nkeys; i++) {
+            uint32_t part;
+            uint64_t h = XXH3_64bits(cmd_arg(ctx, 2 + i), cmd_len(ctx, 2 + i));
+            if (key_segment(vi, h, &part) == NULL) {
+                reply_wrongnode(ctx, v, vi, name, part);
+                return;
+            }
         }
     }
     uint64_t hits = 0;
     reply_view_attribute(ctx, v);
     reply_array(&ctx->r, nkeys);
     for (size_t i = 0; i < nkeys; i++) {
+        const char *key = cmd_arg(ctx, 2 + i);
+        size_t klen = cmd_len(ctx, 2 + i);
+        uint64_t h = XXH3_64bits(key, klen);
+        uint32_t part;
+        const struct segment *s = key_segment(vi, h, &part);
         const char *value;
         size_t vlen;
-        if (lookup(vi, cmd_arg(ctx, 2 + i), cmd_len(ctx, 2 + i), &value,
-                   &vlen)) {
+        if (s != NULL && segment_get(s, key, klen, h, &value, &vlen)) {
             reply_bulk(&ctx->r, value, vlen);
             hits++;
         } else {

@@ -74,6 +74,78 @@ static void test_lookup(void **state)
     batch_view_free(v);
 }
 
+/* The table named q[0, len) in names[n], linearly; NULL if none. */
+static const char *expected_table(const char *const *names, size_t n,
+                                  const char *q, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(names[i]) == len && memcmp(names[i], q, len) == 0) {
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
+/* Looks q[0, len) up in v and checks the answer against names[n]. */
+static void check_lookup(const struct batch_view *v,
+                         const char *const *names, size_t n, const char *q,
+                         size_t len)
+{
+    const struct batch_vtable *t = batch_view_table(v, q, len);
+    const char *want = expected_table(names, n, q, len);
+    if (want == NULL) {
+        assert_null(t);
+    } else {
+        assert_non_null(t);
+        assert_string_equal(t->name, want);
+    }
+}
+
+/* Many tables, names that are prefixes of one another and differ only in
+ * their last byte or their length: a lookup finds exactly the table with
+ * the name (checked against a linear search), for every name, every
+ * prefix and every one-byte extension. */
+static void test_lookup_many(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "abcdefghijklmnopq", "a", "ab", "abc", "abcd", "abcdefg",
+        "abcdefgh", "abcdefghi", "abcdefghijklmnop", "b", "b-1", "b-2",
+        "b.1", "users", "users_2", "users_3", "items", "z", "Z", "0", "_x",
+        "features.user", "features.item", "recs", "recs2", "recs20",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+    };
+    size_t n = sizeof(names) / sizeof(names[0]);
+    struct batch_view *v = calloc(1, sizeof(*v));
+    assert_non_null(v);
+    v->tables = calloc(n, sizeof(*v->tables));
+    assert_non_null(v->tables);
+    v->ntables = n;
+    for (size_t i = 0; i < n; i++) {
+        strcpy(v->tables[i].name, names[i]);
+    }
+    batch_view_finish(v);
+    static const char ext[] = {'\0', '-', '0', 'A', 'a', 'z', '~'};
+    for (size_t i = 0; i < n; i++) {
+        char q[BATCH_NAME_MAX + 2];
+        size_t len = strlen(names[i]);
+        memcpy(q, names[i], len);
+        for (size_t l = 1; l <= len; l++) {
+            check_lookup(v, names, n, q, l);
+        }
+        for (size_t e = 0; e < sizeof(ext); e++) {
+            q[len] = ext[e];
+            check_lookup(v, names, n, q, len + 1);
+            char last = q[len - 1];
+            q[len - 1] = ext[e];
+            check_lookup(v, names, n, q, len);
+            q[len - 1] = last;
+        }
+    }
+    batch_view_free(v);
+}
+
 static void test_valid_names(void **state)
 {
     assert_true(batch_valid_table_name("users"));
@@ -316,6 +388,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_lookup_many),
         cmocka_unit_test(test_valid_names),
         cmocka_unit_test(test_view_file_round_trip),
         cmocka_unit_test(test_view_file_refusals),
