@@ -44,21 +44,26 @@ void buf_deinit(struct buf *b)
     b->failed = false;
 }
 
-void buf_append_i64(struct buf *b, long long v)
+char *buf_put_u64_wide(char *p, unsigned long long u)
 {
-    char tmp[24];
-    char *end = tmp + sizeof(tmp);
-    char *p = end;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
-                                 : (unsigned long long)v;
+    size_t n = 3;
+    for (unsigned long long t = u / 1000; t != 0; t /= 10) {
+        n++;
+    }
+    char *end = p + n;
     do {
-        *--p = (char)('0' + (u % 10));
+        *--end = (char)('0' + u % 10);
         u /= 10;
     } while (u != 0);
-    if (v < 0) {
-        *--p = '-';
+    return p + n;
+}
+
+void buf_append_i64(struct buf *b, long long v)
+{
+    if (!buf_room(b, BUF_I64_LEN)) {
+        return;
     }
-    buf_append(b, p, (size_t)(end - p));
+    b->len = (size_t)(buf_put_i64(b->data + b->len, v) - b->data);
 }
 
 void buf_printf(struct buf *b, const char *fmt, ...)

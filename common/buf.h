@@ -19,8 +19,23 @@ struct buf {
     bool failed;
 };
 
-/* Ensures room for `extra` more bytes; false (and failed set) if not. */
+/*
+ * Ensures room for `extra` more bytes; false (and failed set) if not, and
+ * always false once the buffer has failed.
+ */
 bool buf_reserve(struct buf *b, size_t extra);
+
+/*
+ * buf_reserve() with its common case inline: true at once when the buffer
+ * has not failed and already has room for n more bytes.
+ */
+static inline bool buf_room(struct buf *b, size_t n)
+{
+    if (__builtin_expect(b->cap - b->len >= n && !b->failed, 1)) {
+        return true;
+    }
+    return buf_reserve(b, n);
+}
 
 /* Frees the storage and resets to empty. */
 void buf_deinit(struct buf *b);
@@ -28,7 +43,7 @@ void buf_deinit(struct buf *b);
 /* Appends bytes. */
 static inline void buf_append(struct buf *b, const void *p, size_t n)
 {
-    if (b->cap - b->len < n && !buf_reserve(b, n)) {
+    if (!buf_room(b, n)) {
         return;
     }
     memcpy(b->data + b->len, p, n);
@@ -39,6 +54,41 @@ static inline void buf_append(struct buf *b, const void *p, size_t n)
 static inline void buf_append_str(struct buf *b, const char *s)
 {
     buf_append(b, s, strlen(s));
+}
+
+/* Most bytes buf_put_i64() writes: a sign and 19 digits. */
+#define BUF_I64_LEN 20
+
+/* buf_put_u64() for u >= 100, out of line. */
+char *buf_put_u64_wide(char *p, unsigned long long u);
+
+/*
+ * Writes the decimal form of u at p, which has room for BUF_I64_LEN bytes
+ * (no NUL), and returns the byte after the last digit. The one- and
+ * two-digit cases, the usual lengths and counts of replies, are inline.
+ */
+static inline char *buf_put_u64(char *p, unsigned long long u)
+{
+    if (u < 10) {
+        p[0] = (char)('0' + u);
+        return p + 1;
+    }
+    if (u < 100) {
+        p[0] = (char)('0' + u / 10);
+        p[1] = (char)('0' + u % 10);
+        return p + 2;
+    }
+    return buf_put_u64_wide(p, u);
+}
+
+/* buf_put_u64() for a signed value: a '-' and then its magnitude. */
+static inline char *buf_put_i64(char *p, long long v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return buf_put_u64(p, 0ULL - (unsigned long long)v);
+    }
+    return buf_put_u64(p, (unsigned long long)v);
 }
 
 /* Appends the decimal form of v. */

@@ -1,21 +1,38 @@
 /*
  * This file implements the RESP2/RESP3 reply encoders declared in reply.h.
+ *
+ * Every request ends in one of these, so the common ones make a single
+ * capacity check for everything they write (buf_room(), inline unless the
+ * buffer must grow) and then write the type byte, the digits, the payload
+ * and "\r\n" straight into the buffer.
  */
 #include "reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
+/* Most bytes put_header() writes: the type byte, a number and "\r\n". */
+#define HEADER_MAX (1 + BUF_I64_LEN + 2)
+
+/*
+ * Writes <type><n>\r\n at p, which has room for HEADER_MAX bytes, and
+ * returns the byte after it.
+ */
+static inline char *put_header(char *p, char type, long long n)
+{
+    *p++ = type;
+    p = buf_put_i64(p, n);
+    memcpy(p, "\r\n", 2);
+    return p + 2;
+}
+
 /* Appends <type><n>\r\n. */
 static void header(struct buf *b, char type, long long n)
 {
-    if (!buf_reserve(b, 24)) {
+    if (!buf_room(b, HEADER_MAX)) {
         return;
     }
-    b->data[b->len++] = type;
-    buf_append_i64(b, n);
-    b->data[b->len++] = '\r';
-    b->data[b->len++] = '\n';
+    b->len = (size_t)(put_header(b->data + b->len, type, n) - b->data);
 }
 
 void reply_status(struct reply *r, const char *s)
@@ -52,14 +69,33 @@ void reply_int(struct reply *r, long long v)
     header(r->out, ':', v);
 }
 
-void reply_bulk(struct reply *r, const char *p, size_t len)
+/*
+ * Appends <type><len>\r\n, the prefix, p[0, len) and "\r\n", where the
+ * header's number counts the prefix too. The sum cannot wrap: p and prefix
+ * are objects, each at most PTRDIFF_MAX bytes.
+ */
+static inline void put_string(struct buf *b, char type, const char *prefix,
+                       size_t plen, const char *p, size_t len)
 {
-    if (!buf_reserve(r->out, len + 32)) {
+    if (!buf_room(b, HEADER_MAX + plen + len + 2)) {
         return;
     }
-    header(r->out, '$', (long long)len);
-    buf_append(r->out, p, len);
-    buf_append(r->out, "\r\n", 2);
+    char *w = b->data + b->len;
+    *w++ = type;
+    w = buf_put_u64(w, plen + len);
+    memcpy(w, "\r\n", 2);
+    w += 2;
+    memcpy(w, prefix, plen);
+    w += plen;
+    memcpy(w, p, len);
+    w += len;
+    memcpy(w, "\r\n", 2);
+    b->len = (size_t)(w + 2 - b->data);
+}
+
+void reply_bulk(struct reply *r, const char *p, size_t len)
+{
+    put_string(r->out, '$', "", 0, p, len);
 }
 
 void reply_bulk_str(struct reply *r, const char *s)
@@ -105,8 +141,5 @@ void reply_verbatim(struct reply *r, const char *p, size_t len)
         reply_bulk(r, p, len);
         return;
     }
-    header(r->out, '=', (long long)len + 4);
-    buf_append(r->out, "txt:", 4);
-    buf_append(r->out, p, len);
-    buf_append(r->out, "\r\n", 2);
+    put_string(r->out, '=', "txt:", 4, p, len);
 }
