@@ -197,11 +197,27 @@ static int parse_number(const char *s, size_t n, int64_t *out)
  * the offset after the line and sets *value, or returns 0 for any other line
  * (longer, signed, zero, malformed or incomplete), which read_header()'s
  * general path then judges.
+ *
+ * One or two digits, the lengths of most names, keys and counts, are
+ * accepted before the loop when four bytes follow the type byte; every
+ * other line goes through the loop, which alone decides what to refuse.
  */
 static inline size_t read_header_fast(const char *buf, size_t line,
                                       size_t len, uint64_t *value)
 {
     size_t i = line + 1;
+    if (i + 4 <= len && buf[i] >= '1' && buf[i] <= '9') {
+        uint64_t d0 = (uint64_t)(buf[i] - '0');
+        if (memcmp(buf + i + 1, "\r\n", 2) == 0) {
+            *value = d0;
+            return i + 3;
+        }
+        unsigned d1 = (unsigned char)buf[i + 1] - (unsigned)'0';
+        if (d1 <= 9 && memcmp(buf + i + 2, "\r\n", 2) == 0) {
+            *value = d0 * 10 + d1;
+            return i + 4;
+        }
+    }
     size_t lim = len < i + RESP_FAST_DIGITS ? len : i + RESP_FAST_DIGITS;
     if (i >= lim || buf[i] < '1' || buf[i] > '9')
         return 0;
@@ -384,11 +400,12 @@ static enum resp_status parse_multibulk(struct resp_parser *p, const char *buf,
  * count is made. This is the common request of a client that sends whole
  * commands, and the result is the one parse_multibulk() would give: the
  * same checks in the same order, only without the state kept between
- * arguments. Returns 1 after finish() (RESP_OK, *used set), or 0 for any
- * other request: then only argv's slots beyond argc may have been written
- * (and argv reserved as parse_multibulk() reserves it anyway), so
- * parse_multibulk() parses the request from its first byte and reports
- * whatever is wrong or missing exactly as it would have.
+ * arguments. Returns 1 with the parser as finish() leaves it (RESP_OK,
+ * *used set), or 0 for any other request: then only argv's slots beyond
+ * argc may have been written (and argv reserved as parse_multibulk()
+ * reserves it anyway), so parse_multibulk() parses the request from its
+ * first byte and reports whatever is wrong or missing exactly as it would
+ * have.
  */
 static int parse_multibulk_whole(struct resp_parser *p, const char *buf,
                                  size_t len, size_t *used)
@@ -397,27 +414,32 @@ static int parse_multibulk_whole(struct resp_parser *p, const char *buf,
     size_t pos = read_header_fast(buf, 0, len, &n);
     if (pos == 0 || n > p->limits.max_array_len)
         return 0;
-    if (argv_reserve(p, argv_first(n)) != 0 || n > p->argv_cap)
+    /* When n fits, argv already holds argv_first(n) slots: argv_cap is 0
+     * or at least RESP_ARGV_MIN, so argv_reserve() would do nothing. */
+    if (n > p->argv_cap &&
+        (argv_reserve(p, argv_first(n)) != 0 || n > p->argv_cap))
         return 0;
     struct resp_arg *argv = p->argv;
+    const uint64_t max_bulk = p->limits.max_bulk_len;
     for (size_t i = 0; i < n; i++) {
         if (pos >= len || buf[pos] != '$')
             return 0;
         size_t data = read_header_fast(buf, pos, len, &blen);
-        if (data == 0 || blen > p->limits.max_bulk_len)
+        if (data == 0 || blen > max_bulk)
             return 0;
-        /* data <= len, so this cannot overflow where `data + blen` could. */
-        if (len - data < 2 || blen > len - data - 2)
+        /* data <= len, and blen + 2 cannot wrap (18 digits at most). */
+        if (blen + 2 > len - data)
             return 0;
         size_t end = data + (size_t)blen;
-        if (buf[end] != '\r' || buf[end + 1] != '\n')
+        if (memcmp(buf + end, "\r\n", 2) != 0)
             return 0;
         argv[i].off = data;
         argv[i].len = (size_t)blen;
         pos = end + 2;
     }
+    /* In ST_START the progress fields already hold what finish() sets. */
     p->argc = (size_t)n;
-    finish(p, pos, used);
+    *used = pos;
     return 1;
 }
 

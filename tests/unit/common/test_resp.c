@@ -803,6 +803,12 @@ static void test_errors(void **state)
  * every header is plain digits, and anything else it meets in any argument
  * (the last one included) must end exactly as it does byte by byte.
  */
+#define TEN_BYTES "0123456789"
+#define HUNDRED_BYTES_BUT_ONE                                                \
+    TEN_BYTES TEN_BYTES TEN_BYTES TEN_BYTES TEN_BYTES TEN_BYTES TEN_BYTES     \
+    TEN_BYTES TEN_BYTES "012345678"
+#define HUNDRED_BYTES HUNDRED_BYTES_BUT_ONE "9"
+
 static void test_whole_requests_as_pieces(void **state)
 {
     (void)state;
@@ -848,6 +854,34 @@ static void test_whole_requests_as_pieces(void **state)
          &small},
         {LIT("*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n"), 0, mb_len,
          0, &small},
+        /* Lengths of one, two and three digits, and lines that look like
+         * them up to a byte: the short header path must judge each one as
+         * the general path does. */
+        {LIT("*2\r\n$4\r\nECHO\r\n$9\r\n012345678\r\n"), 2, NULL, 0,
+         NULL},
+        {LIT("*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n"), 2, NULL, 0,
+         NULL},
+        {LIT("*2\r\n$4\r\nECHO\r\n$99\r\n" HUNDRED_BYTES_BUT_ONE "\r\n"),
+         2, NULL, 0, NULL},
+        {LIT("*2\r\n$4\r\nECHO\r\n$100\r\n" HUNDRED_BYTES "\r\n"), 2,
+         NULL, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1\n\rk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1\r\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1\0\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1:\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1/\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$:\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$/\r\nk\r\n"), 0, b_len, 0, NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$12\n\rabcdefghijkl\r\n"), 0, b_len, 0,
+         NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$12\r\rabcdefghijkl\r\n"), 0, b_len, 0,
+         NULL},
+        {LIT("*2\r\n$3\r\nGET\r\n$1:\r\nabcdefghijkl\r\n"), 0, b_len, 0,
+         NULL},
+        {LIT("*2\n$3\r\nGET\r\n$1\r\nk\r\n"), 0, mb_len, 0, NULL},
+        {LIT("*2:\r\n$3\r\nGET\r\n$1\r\nk\r\n"), 0, mb_len, 0, NULL},
+        {LIT("*1\r\n$1\r\nk"), 0, NULL, 11, NULL},
+        {LIT("*1\r\n$12\r\n"), 0, NULL, 23, NULL},
         /* 18 digits are read in one pass, 19 by the general path. */
         {LIT("*1\r\n$999999999999999999\r\nab"), 0, NULL,
          25 + 999999999999999999u + 2, &open},
