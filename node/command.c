@@ -49,49 +49,75 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 #define INDEX_SIZE 128 /* power of two, well above NCOMMANDS */
-#define MAX_NAME 32
-
-static const struct command *index_slots[INDEX_SIZE];
+#define MAX_NAME 32 /* longer than every name in commands[] */
+#define NAME_HASH_INIT 2166136261u /* FNV-1a's offset basis */
 
 /*
- * FNV-1a over the name folded to lower case. Folding with `| 0x20` maps
- * letters correctly and may alias other bytes, which the final comparison
- * rejects.
+ * An index slot: a command (NULL: empty), the length of its name and the
+ * name padded with NULs to MAX_NAME bytes, so that a lookup compares whole
+ * names in a few word-sized steps instead of calling strncasecmp().
  */
-static unsigned name_hash(const char *name, size_t len)
+struct command_slot {
+    const struct command *cmd;
+    size_t len;
+    char name[MAX_NAME];
+};
+
+static struct command_slot index_slots[INDEX_SIZE];
+
+/* One byte of FNV-1a, the hash of a lowercase name the index uses. */
+static unsigned name_hash_step(unsigned h, unsigned char c)
 {
-    unsigned h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ ((unsigned char)name[i] | 0x20u)) * 16777619u;
-    }
-    return h;
+    return (h ^ c) * 16777619u;
 }
 
 void command_setup(void)
 {
     memset(index_slots, 0, sizeof(index_slots));
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        unsigned h = name_hash(commands[i].name, strlen(commands[i].name));
-        while (index_slots[h & (INDEX_SIZE - 1)] != NULL) {
+        size_t len = strlen(commands[i].name);
+        unsigned h = NAME_HASH_INIT;
+        for (size_t k = 0; k < len; k++) {
+            h = name_hash_step(h, (unsigned char)commands[i].name[k]);
+        }
+        while (index_slots[h & (INDEX_SIZE - 1)].cmd != NULL) {
             h++;
         }
-        index_slots[h & (INDEX_SIZE - 1)] = &commands[i];
+        struct command_slot *slot = &index_slots[h & (INDEX_SIZE - 1)];
+        slot->cmd = &commands[i];
+        slot->len = len;
+        memcpy(slot->name, commands[i].name, len);
     }
 }
 
+/*
+ * Folds name[0, len) to lower case (ASCII letters only, as strncasecmp()
+ * does in the C locale, so '@' never matches '`' nor '\x0e' '.'), hashes it
+ * as command_setup() hashed the table, and compares it, NUL-padded, with
+ * the slots it probes.
+ */
 const struct command *command_lookup(const char *name, size_t len)
 {
     if (len == 0 || len >= MAX_NAME) {
         return NULL;
     }
-    unsigned h = name_hash(name, len);
+    char lower[MAX_NAME] = {0};
+    unsigned h = NAME_HASH_INIT;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((unsigned)(c - 'A') < 26u) {
+            c += 'a' - 'A';
+        }
+        lower[i] = (char)c;
+        h = name_hash_step(h, c);
+    }
     for (;;) {
-        const struct command *cmd = index_slots[h & (INDEX_SIZE - 1)];
-        if (cmd == NULL) {
+        const struct command_slot *slot = &index_slots[h & (INDEX_SIZE - 1)];
+        if (slot->cmd == NULL) {
             return NULL;
         }
-        if (strlen(cmd->name) == len && strncasecmp(cmd->name, name, len) == 0) {
-            return cmd;
+        if (slot->len == len && memcmp(slot->name, lower, MAX_NAME) == 0) {
+            return slot->cmd;
         }
         h++;
     }
