@@ -6,11 +6,13 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conn.h"
+#include "memeq.h"
 #include "server.h"
 
 static const struct command commands[] = {
@@ -50,76 +52,86 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 #define INDEX_SIZE 128 /* power of two, well above NCOMMANDS */
 #define MAX_NAME 32 /* longer than every name in commands[] */
-#define NAME_HASH_INIT 2166136261u /* FNV-1a's offset basis */
 
 /*
- * An index slot: a command (NULL: empty), the length of its name and the
- * name padded with NULs to MAX_NAME bytes, so that a lookup compares whole
- * names in a few word-sized steps instead of calling strncasecmp().
+ * An index slot: a command (NULL: empty), the length of its name, the name
+ * (lower case) padded with NULs to MAX_NAME bytes, and a mask with 0x20
+ * where the name has a letter. A name matches a slot when, OR-ed with the
+ * mask, it equals the slot's name (memeq_masked()): that folds only ASCII
+ * letters, as strncasecmp() does in the C locale, so '@' never matches
+ * '`' nor '\x0e' '.'. It is compared in a few word-sized steps.
  */
 struct command_slot {
     const struct command *cmd;
     size_t len;
-    char name[MAX_NAME];
+    unsigned char name[MAX_NAME];
+    unsigned char fold[MAX_NAME];
 };
 
 static struct command_slot index_slots[INDEX_SIZE];
 
-/* One byte of FNV-1a, the hash of a lowercase name the index uses. */
-static unsigned name_hash_step(unsigned h, unsigned char c)
+/*
+ * The index position of name[0, len) (1 <= len < MAX_NAME): a hash of its
+ * first and last bytes and its length, every byte OR-ed with 0x20 so that
+ * the cases of a letter hash alike. The bytes are read as two words that
+ * overlap for short names, as memeq_masked() reads them; the middle of a
+ * long name is left to the comparison.
+ */
+static size_t name_slot(const unsigned char *name, size_t len)
 {
-    return (h ^ c) * 16777619u;
+    uint64_t a, b;
+    if (len >= 8) {
+        a = memeq_load64(name);
+        b = memeq_load64(name + len - 8);
+    } else if (len >= 4) {
+        a = memeq_load32(name);
+        b = memeq_load32(name + len - 4);
+    } else {
+        a = name[0];
+        b = (uint64_t)name[len / 2] << 8 | name[len - 1];
+    }
+    a |= UINT64_C(0x2020202020202020);
+    b |= UINT64_C(0x2020202020202020);
+    uint64_t h = (a * UINT64_C(0x9e3779b97f4a7c15) ^ b ^ len) *
+                 UINT64_C(0xc2b2ae3d27d4eb4f);
+    return (size_t)(h >> 32) & (INDEX_SIZE - 1);
 }
 
 void command_setup(void)
 {
     memset(index_slots, 0, sizeof(index_slots));
     for (size_t i = 0; i < NCOMMANDS; i++) {
+        const unsigned char *name = (const unsigned char *)commands[i].name;
         size_t len = strlen(commands[i].name);
-        unsigned h = NAME_HASH_INIT;
-        for (size_t k = 0; k < len; k++) {
-            h = name_hash_step(h, (unsigned char)commands[i].name[k]);
+        size_t at = name_slot(name, len);
+        while (index_slots[at].cmd != NULL) {
+            at = (at + 1) & (INDEX_SIZE - 1);
         }
-        while (index_slots[h & (INDEX_SIZE - 1)].cmd != NULL) {
-            h++;
-        }
-        struct command_slot *slot = &index_slots[h & (INDEX_SIZE - 1)];
+        struct command_slot *slot = &index_slots[at];
         slot->cmd = &commands[i];
         slot->len = len;
-        memcpy(slot->name, commands[i].name, len);
+        memcpy(slot->name, name, len);
+        for (size_t k = 0; k < len; k++) {
+            slot->fold[k] = name[k] >= 'a' && name[k] <= 'z' ? 0x20 : 0;
+        }
     }
 }
 
-/*
- * Folds name[0, len) to lower case (ASCII letters only, as strncasecmp()
- * does in the C locale, so '@' never matches '`' nor '\x0e' '.'), hashes it
- * as command_setup() hashed the table, and compares it, NUL-padded, with
- * the slots it probes.
- */
+/* Probes the slots from name's position; see struct command_slot. */
 const struct command *command_lookup(const char *name, size_t len)
 {
     if (len == 0 || len >= MAX_NAME) {
         return NULL;
     }
-    char lower[MAX_NAME] = {0};
-    unsigned h = NAME_HASH_INIT;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if ((unsigned)(c - 'A') < 26u) {
-            c += 'a' - 'A';
-        }
-        lower[i] = (char)c;
-        h = name_hash_step(h, c);
-    }
-    for (;;) {
-        const struct command_slot *slot = &index_slots[h & (INDEX_SIZE - 1)];
+    const unsigned char *n = (const unsigned char *)name;
+    for (size_t at = name_slot(n, len);; at = (at + 1) & (INDEX_SIZE - 1)) {
+        const struct command_slot *slot = &index_slots[at];
         if (slot->cmd == NULL) {
             return NULL;
         }
-        if (slot->len == len && memcmp(slot->name, lower, MAX_NAME) == 0) {
+        if (slot->len == len && memeq_masked(n, slot->fold, slot->name, len)) {
             return slot->cmd;
         }
-        h++;
     }
 }
 

@@ -1,7 +1,9 @@
 /*
  * Tests for memeq.h: the inline equality test agrees with memcmp for every
  * length up to 80, every position of a one-byte difference, every value of
- * that byte's bit flip, and every alignment of either string.
+ * that byte's bit flip, and every alignment of either string; and
+ * memeq_masked() agrees with a byte-by-byte reference for every length up
+ * to 40 with each byte of the input replaced by each of the 256 values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "memeq.h"
@@ -67,12 +70,50 @@ static void test_outside_ignored(void **state)
     }
 }
 
+/* (a[i] | mask[i]) == b[i] for every i < n, a byte at a time. */
+static bool masked_reference(const unsigned char *a, const unsigned char *m,
+                             const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((a[i] | m[i]) != b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_masked(void **state)
+{
+    (void)state;
+    /* b: lower-case letters and other bytes; mask 0x20 on the letters. */
+    static const char text[] = "t.get-larder.versions_0@`[{~\x0e z9";
+    unsigned char a[48], b[48], m[48];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++) {
+            b[i] = (unsigned char)text[(i * 7 + n) % (sizeof(text) - 1)];
+            m[i] = b[i] >= 'a' && b[i] <= 'z' ? 0x20 : 0;
+            a[i] = (i & 1) && m[i] ? (unsigned char)(b[i] - 0x20) : b[i];
+        }
+        assert_true(memeq_masked(a, m, b, n));
+        for (size_t at = 0; at < n; at++) {
+            unsigned char saved = a[at];
+            for (int c = 0; c < 256; c++) {
+                a[at] = (unsigned char)c;
+                assert_int_equal(memeq_masked(a, m, b, n),
+                                 masked_reference(a, m, b, n));
+            }
+            a[at] = saved;
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equal_strings),
         cmocka_unit_test(test_one_byte_differs),
         cmocka_unit_test(test_outside_ignored),
+        cmocka_unit_test(test_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
