@@ -12,7 +12,6 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "memeq.h"
 #include "snap_format.h"
 
 #include <inttypes.h>
@@ -200,68 +199,6 @@ int snap_image_open(struct snap_image *img, const void *base, uint64_t len,
     return 0;
 }
 
-/*
- * Decodes the record at file offset off, checking it lies inside the data
- * region. Returns false if it does not.
- */
-static inline bool record_at(const struct snap_image *img, uint64_t off,
-                             const uint8_t **key, uint64_t *klen,
-                             const uint8_t **value, uint64_t *vlen,
-                             uint64_t *next)
-{
-    if (off < img->h.data_off || off >= img->data_end) {
-        return false;
-    }
-    const uint8_t *p = img->base + off;
-    const uint8_t *end = img->base + img->data_end;
-    size_t n = snap_varint_get(p, end, klen);
-    if (n == 0) {
-        return false;
-    }
-    p += n;
-    n = snap_varint_get(p, end, vlen);
-    if (n == 0) {
-        return false;
-    }
-    p += n;
-    uint64_t room = (uint64_t)(end - p);
-    if (*klen > room || *vlen > room - *klen) {
-        return false;
-    }
-    *key = p;
-    *value = p + *klen;
-    *next = (uint64_t)(*value + *vlen - img->base);
-    return true;
-}
-
-bool snap_image_get(const struct snap_image *img, const void *key,
-                    size_t klen, uint64_t hash, const uint8_t **value,
-                    size_t *vlen)
-{
-    const uint64_t slots = img->h.slots;
-    const uint64_t fp = snap_slot_fp(hash);
-    uint64_t i = snap_slot_home(hash, slots);
-    for (uint64_t probes = 0; probes < slots; probes++) {
-        uint64_t w = snap_le64(img->index + i * SNAP_SLOT_BYTES);
-        if (w == 0) {
-            return false;
-        }
-        if (w >> SNAP_OFF_BITS == fp) {
-            const uint8_t *k, *v;
-            uint64_t kl, vl, next;
-            if (record_at(img, w & SNAP_OFF_MASK, &k, &kl, &v, &vl, &next) &&
-                kl == klen && memeq(k, key, klen)) {
-                *value = v;
-                *vlen = (size_t)vl;
-                return true;
-            }
-        }
-        if (++i == slots) {
-            i = 0;
-        }
-    }
-    return false;
-}
 
 int snap_image_next(const struct snap_image *img, uint64_t *cursor,
                     const uint8_t **key, size_t *klen, const uint8_t **value,
@@ -273,7 +210,7 @@ int snap_image_next(const struct snap_image *img, uint64_t *cursor,
     }
     uint64_t kl, vl, next;
     if (*cursor >= img->h.data_bytes ||
-        !record_at(img, off, key, &kl, value, &vl, &next)) {
+        !snap_record_at(img, off, key, &kl, value, &vl, &next)) {
         return -1;
     }
     *klen = (size_t)kl;

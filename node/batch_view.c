@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memeq.h"
 #include "segment.h"
 
 bool batch_valid_table_name(const char *name)
@@ -40,43 +39,6 @@ bool batch_valid_table_name(const char *name)
     }
     /* "." and ".." are valid by the character rule but name directories. */
     return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
-/* Orders table t against name (len bytes) as strcmp orders strings. */
-static int table_order(const struct batch_vtable *t, const char *name,
-                       size_t len)
-{
-    size_t n = t->name_len < len ? t->name_len : len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = (unsigned char)t->name[i];
-        unsigned char b = (unsigned char)name[i];
-        if (a != b) {
-            return a < b ? -1 : 1;
-        }
-    }
-    return (t->name_len > len) - (t->name_len < len);
-}
-
-const struct batch_vtable *batch_view_table(const struct batch_view *v,
-                                            const char *name, size_t len)
-{
-    if (v == NULL) {
-        return NULL;
-    }
-    size_t lo = 0, hi = v->ntables;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct batch_vtable *t = &v->tables[mid];
-        if (t->name_len == len && memeq(t->name, name, len)) {
-            return t;
-        }
-        if (table_order(t, name, len) < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return NULL;
 }
 
 const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,

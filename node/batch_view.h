@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memeq.h"
+
 #include "batch_policy.h"
 
 struct segment;
@@ -130,9 +132,44 @@ char *batch_view_describe(const struct batch_view *v);
  * "..", so it is safe as a directory name. */
 bool batch_valid_table_name(const char *name);
 
-/* The table called name[0, len), or NULL. O(log tables). */
-const struct batch_vtable *batch_view_table(const struct batch_view *v,
-                                            const char *name, size_t len);
+/* Orders table t against name (len bytes) as strcmp orders strings. */
+static inline int batch_table_order(const struct batch_vtable *t,
+                                    const char *name, size_t len)
+{
+    size_t n = t->name_len < len ? t->name_len : len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)t->name[i];
+        unsigned char b = (unsigned char)name[i];
+        if (a != b) {
+            return a < b ? -1 : 1;
+        }
+    }
+    return (t->name_len > len) - (t->name_len < len);
+}
+
+/* The table called name[0, len), or NULL. O(log tables); inline, as it
+ * runs on every batch read. */
+static inline const struct batch_vtable *
+batch_view_table(const struct batch_view *v, const char *name, size_t len)
+{
+    if (v == NULL) {
+        return NULL;
+    }
+    size_t lo = 0, hi = v->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct batch_vtable *t = &v->tables[mid];
+        if (t->name_len == len && memeq(t->name, name, len)) {
+            return t;
+        }
+        if (batch_table_order(t, name, len) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
 
 /* The version v of a table, or NULL. O(log versions). */
 const struct batch_vinfo *batch_view_version(const struct batch_vtable *t,

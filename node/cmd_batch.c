@@ -48,7 +48,8 @@
 static void reply_view_attribute(struct cmd_ctx *ctx,
                                  const struct batch_view *v)
 {
-    if (reply_attribute(&ctx->r, 1)) {
+    /* The protocol is tested here first only to spare RESP2 reads a call. */
+    if (ctx->r.proto >= 3 && reply_attribute(&ctx->r, 1)) {
         reply_bulk_str(&ctx->r, "view-generation");
         reply_int(&ctx->r, (long long)batch_view_generation(v));
     }
