@@ -211,7 +211,7 @@ def check_values(port, cmd, rows, mode):
 def node_mem(pid):
     anon = rss = 0
     segs = {"count": 0, "mapped_bytes": 0, "rss_bytes": 0,
-            "locked_bytes": 0, "file_bytes": 0}
+            "locked_bytes": 0, "pmd_bytes": 0, "file_bytes": 0}
     files = set()
     cur_seg = False
     header = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
@@ -241,6 +241,8 @@ def node_mem(pid):
                     segs["rss_bytes"] += kb
             elif line.startswith("Locked:") and cur_seg:
                 segs["locked_bytes"] += int(line.split()[1]) * 1024
+            elif line.startswith("FilePmdMapped:") and cur_seg:
+                segs["pmd_bytes"] += int(line.split()[1]) * 1024
     print(json.dumps({"anon_bytes": anon, "rss_bytes": rss,
                       "segments": segs}))
 
@@ -547,6 +549,7 @@ def summarize(recs):
             "seg_mapped_bytes": mapped, "seg_rss_bytes": seg_rss,
             "seg_file_bytes": after["segments"]["file_bytes"],
             "seg_locked_bytes": after["segments"]["locked_bytes"],
+            "seg_pmd_bytes": after["segments"]["pmd_bytes"],
             "seg_count": after["segments"]["count"],
             "payload_bytes": payload,
             "overhead_per_key": (anon + mapped - payload) / s["rows"],
@@ -930,12 +933,14 @@ def render(s):
     auto.append("Memory, larder: a fresh node per round, measured after the "
                 "first T.GET hit. The segments are file-backed `MAP_SHARED` "
                 "mappings, populated and `mlock`ed (Locked: %s of %s bytes "
-                "in round 1), so they are counted by their mapped size, "
+                "in round 1; %s bytes of them mapped with 2 MiB pages, "
+                "FilePmdMapped), so they are counted by their mapped size, "
                 "every page, not by an allocator's figure. The Anonymous "
                 "growth is whatever the node allocated while pulling and "
                 "switching (view, per-version tables, thread arenas)." %
                 (_int(lm[0]["seg_locked_bytes"]) if lm else "n/a",
-                 _int(lm[0]["seg_mapped_bytes"]) if lm else "n/a"))
+                 _int(lm[0]["seg_mapped_bytes"]) if lm else "n/a",
+                 _int(lm[0].get("seg_pmd_bytes", 0)) if lm else "n/a"))
     auto.append("Memory, Redis: used_memory is jemalloc's allocated bytes "
                 "(it leaves out fragmentation); RSS growth is only "
                 "meaningful on the fresh server of round 1, since jemalloc "

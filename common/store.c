@@ -98,18 +98,32 @@ int store_copy_stream(store_read_fn read, void *src, const char *what,
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
     int rc = 0;
-    for (;;) {
-        ssize_t n = read(src, buf, STORE_COPY_BUF, err, errlen);
-        if (n <= 0) {
-            rc = n < 0 ? -1 : 0;
+    bool eof = false;
+    while (rc == 0 && !eof) {
+        /* The buffer is filled before it is written, whatever sizes the
+         * source reads in (an HTTP body comes in small pieces): whole
+         * STORE_COPY_BUF writes let the page cache keep the file in huge
+         * folios, which a node then maps with 2 MiB pages (segment.c). */
+        size_t have = 0;
+        while (have < STORE_COPY_BUF) {
+            ssize_t n = read(src, buf + have, STORE_COPY_BUF - have, err,
+                             errlen);
+            if (n <= 0) {
+                rc = n < 0 ? -1 : 0;
+                eof = true;
+                break;
+            }
+            have += (size_t)n;
+        }
+        if (rc != 0 || have == 0) {
             break;
         }
-        XXH3_64bits_update(&st, buf, (size_t)n);
-        if (atomic_file_write(&af, buf, (size_t)n, err, errlen) != 0) {
+        XXH3_64bits_update(&st, buf, have);
+        if (atomic_file_write(&af, buf, have, err, errlen) != 0) {
             rc = -1;
             break;
         }
-        store_pacer_wait(pacer, (uint64_t)n);
+        store_pacer_wait(pacer, (uint64_t)have);
     }
     free(buf);
     uint64_t sum = XXH3_64bits_digest(&st);

@@ -17,7 +17,9 @@
 
 /* Limits shared by every backend. */
 #define STORE_MAX_SMALL_OBJECT ((size_t)256 << 20) /* store_get_bytes */
-#define STORE_COPY_BUF ((size_t)1 << 20)           /* streaming copies */
+/* Streaming copies: at least one 2 MiB huge page, so that whole-buffer
+ * writes can put a copied segment in huge page-cache folios. */
+#define STORE_COPY_BUF ((size_t)4 << 20)
 
 /*
  * Paces copies to a byte rate (store_set_bandwidth()): a backend calls

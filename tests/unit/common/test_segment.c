@@ -6,8 +6,10 @@
  * positions flipped in files, truncation at many lengths), of files that
  * are not what the caller expects (table, version, partition, checksum),
  * and of formats this build does not read, with the exact message for a
- * newer one; and bounds checks that keep lookups inside the image even
- * when a damaged image carries a valid checksum.
+ * newer one; bounds checks that keep lookups inside the image even when a
+ * damaged image carries a valid checksum; and, where the machine supports
+ * it, 2 MiB pages for a segment copied in as a node copies one, both when
+ * its pages are still cached and when they are read back from disk.
  *
  * Segments are built here by a deliberately simple encoder (records in
  * input order, slots filled by plain linear-probing insertion), written
@@ -27,13 +29,16 @@
 #include <xxhash.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "segment.h"
 #include "snap_format.h"
+#include "store_backend.h"
 #include "test_tmpdir.h"
 
 /* ---- a test encoder ------------------------------------------------------ */
@@ -657,6 +662,140 @@ static void test_varints(void **state)
     assert_int_equal(got, UINT64_MAX);
 }
 
+/* ---- huge pages ------------------------------------------------------------ */
+
+/* kB of file pages this process maps with 2 MiB pages, or -1. */
+static long file_pmd_mapped_kb(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof(line), f) != NULL &&
+           sscanf(line, "FilePmdMapped: %ld kB", &kb) != 1) {
+    }
+    fclose(f);
+    return kb;
+}
+
+/* True if a file in tmpdir written with one 4 MiB write() is mapped with
+ * huge pages here: a kernel whose page cache holds that file system's
+ * files in large folios, with transparent huge pages not disabled. */
+static bool huge_file_pages_here(void)
+{
+    char probe[160];
+    snprintf(probe, sizeof(probe), "%s/probe", tmpdir);
+    size_t len = (size_t)4 << 20;
+    char *data = calloc(1, len);
+    assert_non_null(data);
+    memset(data, 'p', len);
+    FILE *f = fopen(probe, "wb");
+    assert_non_null(f);
+    assert_int_equal(write(fileno(f), data, len), (ssize_t)len);
+    fclose(f);
+    free(data);
+    FILE *r = fopen(probe, "rb");
+    assert_non_null(r);
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fileno(r), 0);
+    fclose(r);
+    assert_true(map != MAP_FAILED);
+    long before = file_pmd_mapped_kb();
+    (void)madvise(map, len, MADV_HUGEPAGE);
+    (void)madvise(map, len, MADV_POPULATE_READ);
+    long after = file_pmd_mapped_kb();
+    munmap(map, len);
+    unlink(probe);
+    return before >= 0 && after - before >= 2048;
+}
+
+/* Reads an image in 1,000-byte pieces, as an HTTP body arrives. */
+struct image_source {
+    const uint8_t *img;
+    size_t len;
+    size_t pos;
+};
+
+static ssize_t image_read(void *src, void *buf, size_t len, char *err,
+                          size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct image_source *p = src;
+    size_t n = p->len - p->pos < 1000 ? p->len - p->pos : 1000;
+    n = n < len ? n : len;
+    memcpy(buf, p->img + p->pos, n);
+    p->pos += n;
+    return (ssize_t)n;
+}
+
+/*
+ * A segment fetched the way a node fetches one (store_copy_stream, here
+ * from a source of small pieces) and opened with SEGMENT_POPULATE is
+ * mapped with 2 MiB pages where the machine can do it at all: lookups then
+ * rarely miss the TLB. Skipped where the probe shows it cannot.
+ */
+static void test_huge_pages(void **state)
+{
+    (void)state;
+    if (!huge_file_pages_here()) {
+        skip();
+    }
+    enum { BIG_ROWS = 3000, BIG_VALUE = 2000 };
+    static char big_keys[BIG_ROWS][16];
+    static char big_value[BIG_VALUE];
+    static struct row big_rows[BIG_ROWS];
+    memset(big_value, 'v', sizeof(big_value));
+    for (int i = 0; i < BIG_ROWS; i++) {
+        int kl = snprintf(big_keys[i], sizeof(big_keys[i]), "k%d", i);
+        big_rows[i] = (struct row){big_keys[i], (size_t)kl, big_value,
+                                   sizeof(big_value)};
+    }
+    struct snap_header t = header_template();
+    size_t len;
+    uint8_t *img = build_image(&t, big_rows, BIG_ROWS, &len);
+    assert_true(len > ((size_t)4 << 20));
+    struct image_source src = {.img = img, .len = len};
+    char err[256];
+    uint64_t sum;
+    if (store_copy_stream(image_read, &src, "segment", path, false, 0, &sum,
+                          NULL, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    struct segment_expect e = expect_of(img, len);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            /* Evict the file's pages: read back from disk, as after a
+             * restart, it must come back in huge pages as well. */
+            int fd = open(path, O_RDONLY);
+            assert_true(fd >= 0);
+            assert_int_equal(fsync(fd), 0);
+            assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+            close(fd);
+        }
+        long before = file_pmd_mapped_kb();
+        struct segment *s = NULL;
+        if (segment_open(path, &e, SEGMENT_POPULATE, &s, NULL, err,
+                         sizeof(err)) != 0) {
+            fail_msg("%s", err);
+        }
+        long after = file_pmd_mapped_kb();
+        if (after - before < 2048) {
+            fail_msg("pass %d: the segment (%zu bytes) has %ld kB mapped with "
+                     "huge pages", pass, len, after - before);
+        }
+        const char *v;
+        size_t vl;
+        const struct row *r = &big_rows[1234];
+        assert_true(segment_get(s, r->k, r->kl, XXH3_64bits(r->k, r->kl), &v,
+                                &vl));
+        assert_int_equal(vl, BIG_VALUE);
+        segment_close(&s);
+    }
+    free(img);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -672,6 +811,7 @@ int main(void)
         T(test_missing_and_not_a_segment),
         T(test_bounds_with_valid_checksum),
         T(test_varints),
+        T(test_huge_pages),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * replacement of an object, a checksum mismatch that leaves nothing at the
  * destination, missing objects named by their key, refused keys and URIs,
  * object URIs (a relative store directory is made absolute), moves into
- * the store (a rename on one file system, a checked copy across two), and no
+ * the store (a rename on one file system, a checked copy across two), a
+ * streaming copy from a source that reads in small odd pieces, and no
  * temporary file left behind by any of it.
  */
 #include <setjmp.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_backend.h"
 #include "test_tmpdir.h"
 
 static char tmpdir[64];
@@ -454,6 +456,67 @@ static void test_move_copies_across_file_systems(void **state)
     assert_int_equal(temp_files(), 0);
 }
 
+/* A source that hands out data in pieces of 1 to 4,099 bytes, as an
+ * HTTP body arrives. */
+struct piece_source {
+    const uint8_t *data;
+    size_t len;
+    size_t pos;
+    size_t reads;
+};
+
+static ssize_t piece_read(void *src, void *buf, size_t len, char *err,
+                          size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct piece_source *p = src;
+    size_t n = 1 + (p->reads++ * 7919) % 4099;
+    if (n > len) {
+        n = len;
+    }
+    if (n > p->len - p->pos) {
+        n = p->len - p->pos;
+    }
+    memcpy(buf, p->data + p->pos, n);
+    p->pos += n;
+    return (ssize_t)n;
+}
+
+/* store_copy_stream gathers small reads into whole buffers before it
+ * writes: every byte arrives once, in order, and the checksum is the
+ * content's. */
+static void test_copy_stream_small_reads(void **state)
+{
+    (void)state;
+    size_t len = 2 * STORE_COPY_BUF + 777;
+    uint8_t *data = malloc(len);
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++) {
+        data[i] = (uint8_t)(i * 131 + (i >> 12));
+    }
+    struct piece_source src = {.data = data, .len = len};
+    char dst[256], err[256];
+    snprintf(dst, sizeof(dst), "%s/copied/obj", tmpdir);
+    uint64_t sum = 0;
+    if (store_copy_stream(piece_read, &src, "test object", dst, false,
+                          XXH3_64bits(data, len), &sum, NULL, err,
+                          sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(src.reads > len / 4099);
+    assert_int_equal(sum, XXH3_64bits(data, len));
+    FILE *f = fopen(dst, "rb");
+    assert_non_null(f);
+    uint8_t *back = malloc(len + 1);
+    assert_non_null(back);
+    assert_int_equal(fread(back, 1, len + 1, f), len);
+    fclose(f);
+    assert_memory_equal(back, data, len);
+    free(back);
+    free(data);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -469,6 +532,7 @@ int main(void)
         T(test_delete),
         T(test_move_renames_on_one_file_system),
         T(test_move_copies_across_file_systems),
+        T(test_copy_stream_small_reads),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
