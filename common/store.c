@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,8 +90,12 @@ int store_copy_stream(store_read_fn read, void *src, const char *what,
         return -1;
     }
     af.no_sync = !sync;
-    char *buf = malloc(STORE_COPY_BUF);
-    if (buf == NULL) {
+    /* Mapped, not malloc'd: glibc would keep a freed block this large in
+     * the calling thread's arena, and a node would carry one for every
+     * thread that ever fetched a segment. */
+    char *buf = mmap(NULL, STORE_COPY_BUF, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) {
         atomic_file_abort(&af);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -125,7 +130,7 @@ int store_copy_stream(store_read_fn read, void *src, const char *what,
         }
         store_pacer_wait(pacer, (uint64_t)have);
     }
-    free(buf);
+    munmap(buf, STORE_COPY_BUF);
     uint64_t sum = XXH3_64bits_digest(&st);
     if (rc == 0 && expected_checksum != 0 && sum != expected_checksum) {
         snprintf(err, errlen,
