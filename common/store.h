@@ -66,6 +66,14 @@ int store_get_file(struct store *s, const char *key, const char *dst_path,
                    uint64_t expected_checksum, char *err, size_t errlen);
 
 /*
+ * Unmaps the copy buffer the calling thread keeps between store_get_file()
+ * and store_put_file() copies (STORE_COPY_BUF, 4 MiB), if it has one. A
+ * node calls it when a pull is over, so that an idle node holds none.
+ * Thread exit unmaps it as well.
+ */
+void store_release_copy_buffer(void);
+
+/*
  * Limits store_get_file() copies to bytes_per_s on average, summed over
  * the threads using s (0: no limit, the default): a node's
  * --pull-bandwidth, so a pull never saturates the network or the disk

@@ -1172,7 +1172,9 @@ static void pull_version(struct puller *p, const char *table, const struct memb_
         pull_failed(p, table, rec->version, err, now);
         return;
     }
-    if (map_version(p, h, err, sizeof(err)) != 0) {
+    int mapped = map_version(p, h, err, sizeof(err));
+    store_release_copy_buffer(); /* the pull is over: see store.h */
+    if (mapped != 0) {
         if (h->state != BATCH_ACTIVE && h->last_active_ms == 0) {
             batch_held_drop(p->b, h);
         }
