@@ -39,6 +39,7 @@
 #include "segment.h"
 #include "snap_format.h"
 #include "store_backend.h"
+#include "test_pieces.h"
 #include "test_tmpdir.h"
 
 /* ---- a test encoder ------------------------------------------------------ */
@@ -710,26 +711,6 @@ static bool huge_file_pages_here(void)
     return before >= 0 && after - before >= 2048;
 }
 
-/* Reads an image in 1,000-byte pieces, as an HTTP body arrives. */
-struct image_source {
-    const uint8_t *img;
-    size_t len;
-    size_t pos;
-};
-
-static ssize_t image_read(void *src, void *buf, size_t len, char *err,
-                          size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    struct image_source *p = src;
-    size_t n = p->len - p->pos < 1000 ? p->len - p->pos : 1000;
-    n = n < len ? n : len;
-    memcpy(buf, p->img + p->pos, n);
-    p->pos += n;
-    return (ssize_t)n;
-}
-
 /*
  * A segment fetched the way a node fetches one (store_copy_stream, here
  * from a source of small pieces) and opened with SEGMENT_POPULATE is
@@ -756,11 +737,11 @@ static void test_huge_pages(void **state)
     size_t len;
     uint8_t *img = build_image(&t, big_rows, BIG_ROWS, &len);
     assert_true(len > ((size_t)4 << 20));
-    struct image_source src = {.img = img, .len = len};
+    struct test_pieces src = {.data = img, .len = len};
     char err[256];
     uint64_t sum;
-    if (store_copy_stream(image_read, &src, "segment", path, false, 0, &sum,
-                          NULL, err, sizeof(err)) != 0) {
+    if (store_copy_stream(test_pieces_read, &src, "segment", path, false, 0,
+                          &sum, NULL, err, sizeof(err)) != 0) {
         fail_msg("%s", err);
     }
     struct segment_expect e = expect_of(img, len);

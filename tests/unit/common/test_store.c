@@ -29,6 +29,7 @@
 
 #include "store.h"
 #include "store_backend.h"
+#include "test_pieces.h"
 #include "test_tmpdir.h"
 
 static char tmpdir[64];
@@ -456,33 +457,6 @@ static void test_move_copies_across_file_systems(void **state)
     assert_int_equal(temp_files(), 0);
 }
 
-/* A source that hands out data in pieces of 1 to 4,099 bytes, as an
- * HTTP body arrives. */
-struct piece_source {
-    const uint8_t *data;
-    size_t len;
-    size_t pos;
-    size_t reads;
-};
-
-static ssize_t piece_read(void *src, void *buf, size_t len, char *err,
-                          size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    struct piece_source *p = src;
-    size_t n = 1 + (p->reads++ * 7919) % 4099;
-    if (n > len) {
-        n = len;
-    }
-    if (n > p->len - p->pos) {
-        n = p->len - p->pos;
-    }
-    memcpy(buf, p->data + p->pos, n);
-    p->pos += n;
-    return (ssize_t)n;
-}
-
 /* kB of anonymous memory resident in this process (RssAnon). */
 static long rss_anon_kb(void)
 {
@@ -510,11 +484,11 @@ static void test_copy_stream_small_reads(void **state)
     for (size_t i = 0; i < len; i++) {
         data[i] = (uint8_t)(i * 131 + (i >> 12));
     }
-    struct piece_source src = {.data = data, .len = len};
+    struct test_pieces src = {.data = data, .len = len};
     char dst[256], err[256];
     snprintf(dst, sizeof(dst), "%s/copied/obj", tmpdir);
     uint64_t sum = 0;
-    if (store_copy_stream(piece_read, &src, "test object", dst, false,
+    if (store_copy_stream(test_pieces_read, &src, "test object", dst, false,
                           XXH3_64bits(data, len), &sum, NULL, err,
                           sizeof(err)) != 0) {
         fail_msg("%s", err);
