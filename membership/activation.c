@@ -355,6 +355,35 @@ static const char *changed_table(const struct memb_active *a,
     return NULL;
 }
 
+/*
+ * After a readiness check failed with st and err: if one of the pairs'
+ * tables was activated by someone else since base was read, that is the
+ * reason (the other activation may have made these versions old, and
+ * nodes discard old staged versions), so the failure becomes a conflict
+ * naming it, with the readiness message after it. Else st, unchanged.
+ */
+static enum memb_status changed_while_checking(
+    struct membership *m, const struct memb_active *base,
+    const struct activation_pair *pairs, size_t n, enum memb_status st,
+    char *err, size_t errlen)
+{
+    struct memb_active now = {0};
+    if (membership_active_get(m, &now) != MEMB_OK) {
+        return st;
+    }
+    const char *changed = changed_table(base, &now, pairs, n);
+    if (changed != NULL) {
+        char was[512];
+        snprintf(was, sizeof(was), "%s", err != NULL ? err : "");
+        st = act_fail(err, errlen, MEMB_CONFLICT,
+                      "table %s changed concurrently (generation %" PRIu64
+                      "); then %s",
+                      changed, now.generation, was);
+    }
+    membership_active_free(&now);
+    return st;
+}
+
 static void backoff(unsigned attempt)
 {
     unsigned long us = ACTIVATION_BACKOFF_US * (attempt + 1UL) +
@@ -400,25 +429,22 @@ static void mark_active(struct membership *m,
 }
 
 /*
- * The CAS loop: build the next map on the current one, check links
+ * The CAS loop: build the next map on base (the map the versions were
+ * checked against; replaced by newer ones as the loop goes), check links
  * against it, CAS; a loss to other tables is retried, a loss to one of the
  * pairs' tables fails.
  */
 static enum memb_status swap_in(struct membership *m,
                                 const struct activation_pair *pairs,
                                 const struct memb_version *recs, size_t n,
-                                bool force, struct memb_active *next,
-                                char *err, size_t errlen)
+                                bool force, struct memb_active *base,
+                                struct memb_active *next, char *err,
+                                size_t errlen)
 {
     struct version_cache cache = {0};
-    struct memb_active base = {0};
-    enum memb_status st = membership_active_get(m, &base);
-    if (st != MEMB_OK) {
-        return act_fail(err, errlen, st, "reading the active map: %s",
-                        membership_error(m));
-    }
+    enum memb_status st;
     for (unsigned attempt = 0;; attempt++) {
-        st = build_map(&base, pairs, n, next);
+        st = build_map(base, pairs, n, next);
         if (st != MEMB_OK) {
             st = act_fail(err, errlen, st, "out of memory");
             break;
@@ -429,7 +455,7 @@ static enum memb_status swap_in(struct membership *m,
                 break;
             }
         }
-        st = membership_active_cas(m, base.generation, next);
+        st = membership_active_cas(m, base->generation, next);
         if (st != MEMB_CONFLICT) {
             if (st != MEMB_OK) {
                 act_fail(err, errlen, st, "changing the active map: %s",
@@ -445,21 +471,21 @@ static enum memb_status swap_in(struct membership *m,
                      membership_error(m));
             break;
         }
-        const char *changed = changed_table(&base, &now, pairs, n);
-        membership_active_free(&base);
-        base = now;
+        const char *changed = changed_table(base, &now, pairs, n);
+        membership_active_free(base);
+        *base = now;
         if (changed != NULL) {
             st = act_fail(err, errlen, MEMB_CONFLICT,
                           "table %s changed concurrently (generation %" PRIu64
                           ")",
-                          changed, base.generation);
+                          changed, base->generation);
             break;
         }
         if (attempt + 1 >= ACTIVATION_MAX_ATTEMPTS) {
             st = act_fail(err, errlen, MEMB_CONFLICT,
                           "the active map kept changing: gave up after %d "
                           "attempts (generation %" PRIu64 ")",
-                          ACTIVATION_MAX_ATTEMPTS, base.generation);
+                          ACTIVATION_MAX_ATTEMPTS, base->generation);
             break;
         }
         backoff(attempt);
@@ -467,7 +493,6 @@ static enum memb_status swap_in(struct membership *m,
     if (st != MEMB_OK) {
         membership_active_free(next);
     }
-    membership_active_free(&base);
     version_cache_free(&cache);
     return st;
 }
@@ -495,16 +520,28 @@ enum memb_status activation_apply(struct membership *m,
     if (recs == NULL) {
         return act_fail(err, errlen, MEMB_ERR, "out of memory");
     }
+    /* The map the versions are checked against: if one of the pairs'
+     * tables changes after this, the activation fails as concurrent. */
+    struct memb_active base = {0};
+    st = membership_active_get(m, &base);
+    if (st != MEMB_OK) {
+        act_fail(err, errlen, st, "reading the active map: %s",
+                 membership_error(m));
+    }
     for (size_t i = 0; st == MEMB_OK && i < n; i++) {
         st = check_version(m, &pairs[i], &recs[i], err, errlen);
     }
     for (size_t i = 0; st == MEMB_OK && i < n; i++) {
         st = check_ready(m, &pairs[i], &recs[i], need, err, errlen);
+        if (st != MEMB_OK) {
+            st = changed_while_checking(m, &base, pairs, n, st, err, errlen);
+        }
     }
     struct memb_active next = {0};
     if (st == MEMB_OK) {
-        st = swap_in(m, pairs, recs, n, force, &next, err, errlen);
+        st = swap_in(m, pairs, recs, n, force, &base, &next, err, errlen);
     }
+    membership_active_free(&base);
     if (st == MEMB_OK) {
         mark_active(m, pairs, recs, n);
         if (result != NULL) {

@@ -3,11 +3,12 @@
  * (membership/activation.c) on the local:DIR backend: argument checks,
  * refusals (missing version, failed or retired state, not ready, a run id
  * split), force, version states after activation, the compare-and-set loop
- * (a concurrent change of the same table fails, one of another table is
- * retried, retries are bounded, several processes activating at once all
- * succeed) and rollback. Concurrent changes are injected deterministically
- * by a wrapped backend whose compare-and-set first runs a change through a
- * second handle.
+ * (a concurrent change of the same table fails, also while the versions
+ * are being checked; one of another table is retried, retries are
+ * bounded, several processes activating at once all succeed) and
+ * rollback. Concurrent changes are injected deterministically by a wrapped
+ * backend whose compare-and-set or readiness read first runs a change
+ * through a second handle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,6 +88,21 @@ static enum memb_status hooked_cas(struct membership *m, uint64_t expected,
     return memb_local_backend.active_cas(m, expected, next);
 }
 
+static int hook_ready_times; /* how many readiness reads see a change */
+
+/* Readiness as the local backend has it, after the injected change while
+ * hook_ready_times lasts: another activation lands during the check. */
+static enum memb_status hooked_ready_list(struct membership *m,
+                                          const char *table, uint64_t version,
+                                          struct memb_ready **out, size_t *n)
+{
+    if (hook_ready_times > 0) {
+        hook_ready_times--;
+        inject_change();
+    }
+    return memb_local_backend.ready_list(m, table, version, out, n);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -97,9 +113,11 @@ static int setup(void **state)
     snprintf(f->uri, sizeof(f->uri), "local:%s", f->location);
     hooked_backend = memb_local_backend;
     hooked_backend.active_cas = hooked_cas;
+    hooked_backend.ready_list = hooked_ready_list;
     hook_dir = f->location;
     hook_table = NULL;
     hook_times = 0;
+    hook_ready_times = 0;
     char err[256];
     assert_int_equal(membership_open_backend(&hooked_backend, f->location,
                                              &f->m, err, sizeof(err)),
@@ -447,6 +465,44 @@ static void test_conflict_same_table(void **state)
     assert_int_equal(state_of(f, "users", 2), MEMB_V_STAGED);
 }
 
+/*
+ * Someone activates users while our versions are being checked. The
+ * activation is judged against the map it read first: it fails as a
+ * conflict whether the check then passes (the CAS must not replace their
+ * switch) or fails (our version may be old now, and nodes discard old
+ * staged versions: the conflict is named, then the readiness message).
+ */
+static void test_conflict_during_checks(void **state)
+{
+    struct fixture *f = *state;
+    stage_ready(f->m, "users", 1, "");
+    stage_ready(f->m, "users", 2, "");
+    stage(f->m, "users", 3, MEMB_V_STAGED, "");
+    assert_int_equal(apply1(f, "users", 1, false), MEMB_OK);
+
+    hook_table = "users";
+    hook_ready_times = 1;
+    assert_int_equal(apply1(f, "users", 2, false), MEMB_CONFLICT);
+    assert_non_null(strstr(f->err, "table users changed concurrently"));
+    uint64_t g;
+    assert_int_equal(active_of(f, "users", &g), 101); /* theirs */
+    assert_int_equal(g, 2);
+    assert_int_equal(state_of(f, "users", 2), MEMB_V_STAGED);
+
+    hook_ready_times = 1;
+    assert_int_equal(apply1(f, "users", 3, false), MEMB_CONFLICT);
+    assert_non_null(strstr(f->err, "table users changed concurrently "
+                                   "(generation 3); then users=3 is not "
+                                   "ready"));
+    assert_int_equal(active_of(f, "users", &g), 201);
+    assert_int_equal(g, 3);
+
+    /* With no change, a version that is not ready is just that. */
+    assert_int_equal(apply1(f, "users", 3, false), MEMB_INVALID);
+    assert_non_null(strstr(f->err, "users=3 is not ready"));
+    assert_null(strstr(f->err, "concurrently"));
+}
+
 static void test_retry_other_table(void **state)
 {
     struct fixture *f = *state;
@@ -631,6 +687,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_run_id_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_same_table, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_during_checks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_retry_other_table, setup,
                                         teardown),
