@@ -102,17 +102,24 @@ static void copy_buf_make_key(void)
     copy_buf_keyed = pthread_key_create(&copy_buf_key, copy_buf_unmap) == 0;
 }
 
-/* The calling thread's buffer (taken from it until copy_buf_give), or a
- * new one; NULL if out of memory. */
-static char *copy_buf_take(void)
+/* Detaches and returns the buffer the calling thread keeps, or NULL. */
+static char *copy_buf_detach(void)
 {
     pthread_once(&copy_buf_once, copy_buf_make_key);
-    if (copy_buf_keyed) {
-        char *buf = pthread_getspecific(copy_buf_key);
-        if (buf != NULL) {
-            pthread_setspecific(copy_buf_key, NULL);
-            return buf;
-        }
+    char *buf = copy_buf_keyed ? pthread_getspecific(copy_buf_key) : NULL;
+    if (buf != NULL) {
+        pthread_setspecific(copy_buf_key, NULL);
+    }
+    return buf;
+}
+
+/* The calling thread's buffer (detached until copy_buf_give), or a new
+ * one; NULL if out of memory. */
+static char *copy_buf_take(void)
+{
+    char *kept = copy_buf_detach();
+    if (kept != NULL) {
+        return kept;
     }
     void *buf = mmap(NULL, STORE_COPY_BUF, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -130,13 +137,9 @@ static void copy_buf_give(char *buf)
 
 void store_release_copy_buffer(void)
 {
-    pthread_once(&copy_buf_once, copy_buf_make_key);
-    if (copy_buf_keyed) {
-        char *buf = pthread_getspecific(copy_buf_key);
-        if (buf != NULL) {
-            pthread_setspecific(copy_buf_key, NULL);
-            copy_buf_unmap(buf);
-        }
+    char *buf = copy_buf_detach();
+    if (buf != NULL) {
+        copy_buf_unmap(buf);
     }
 }
 

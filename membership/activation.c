@@ -342,6 +342,21 @@ static enum memb_status check_links(struct membership *m,
 }
 
 /* The first of the pairs' tables whose version differs in a and b, or NULL. */
+/*
+ * Fails as a conflict on table, changed by someone else (the map is at
+ * generation now); `then`, if not NULL, is what went wrong after it.
+ */
+static enum memb_status fail_changed(char *err, size_t errlen,
+                                     const char *table, uint64_t now,
+                                     const char *then)
+{
+    return act_fail(err, errlen, MEMB_CONFLICT,
+                    "table %s changed concurrently (generation %" PRIu64
+                    ")%s%s",
+                    table, now, then != NULL ? "; then " : "",
+                    then != NULL ? then : "");
+}
+
 static const char *changed_table(const struct memb_active *a,
                                  const struct memb_active *b,
                                  const struct activation_pair *pairs, size_t n)
@@ -375,10 +390,7 @@ static enum memb_status changed_while_checking(
     if (changed != NULL) {
         char was[512];
         snprintf(was, sizeof(was), "%s", err != NULL ? err : "");
-        st = act_fail(err, errlen, MEMB_CONFLICT,
-                      "table %s changed concurrently (generation %" PRIu64
-                      "); then %s",
-                      changed, now.generation, was);
+        st = fail_changed(err, errlen, changed, now.generation, was);
     }
     membership_active_free(&now);
     return st;
@@ -475,10 +487,7 @@ static enum memb_status swap_in(struct membership *m,
         membership_active_free(base);
         *base = now;
         if (changed != NULL) {
-            st = act_fail(err, errlen, MEMB_CONFLICT,
-                          "table %s changed concurrently (generation %" PRIu64
-                          ")",
-                          changed, base->generation);
+            st = fail_changed(err, errlen, changed, base->generation, NULL);
             break;
         }
         if (attempt + 1 >= ACTIVATION_MAX_ATTEMPTS) {

@@ -75,16 +75,12 @@ void reply_int(struct reply *r, long long v)
  * are objects, each at most PTRDIFF_MAX bytes.
  */
 static inline void put_string(struct buf *b, char type, const char *prefix,
-                       size_t plen, const char *p, size_t len)
+                              size_t plen, const char *p, size_t len)
 {
     if (!buf_room(b, HEADER_MAX + plen + len + 2)) {
         return;
     }
-    char *w = b->data + b->len;
-    *w++ = type;
-    w = buf_put_u64(w, plen + len);
-    memcpy(w, "\r\n", 2);
-    w += 2;
+    char *w = put_header(b->data + b->len, type, (long long)(plen + len));
     memcpy(w, prefix, plen);
     w += plen;
     memcpy(w, p, len);
