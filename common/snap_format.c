@@ -199,7 +199,6 @@ int snap_image_open(struct snap_image *img, const void *base, uint64_t len,
     return 0;
 }
 
-
 int snap_image_next(const struct snap_image *img, uint64_t *cursor,
                     const uint8_t **key, size_t *klen, const uint8_t **value,
                     size_t *vlen)

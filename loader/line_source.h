@@ -50,8 +50,9 @@ enum line_status line_source_next(struct line_source *s, char **line,
  * source seeks (a plain local file only: byte_source_seek()) to start - 1
  * and drops the line holding that byte, which belongs to the piece
  * before; line numbers then count from the piece's first line, and
- * offsets stay those of the file. Returns 0, or -1 with err and errno
- * (ESPIPE: gzip data or a remote object).
+ * offsets stay those of the file. [0, 0), the whole file, changes nothing,
+ * so a reader may call this whatever range it was given. Returns 0, or -1
+ * with err and errno (ESPIPE: gzip data or a remote object).
  */
 int line_source_limit(struct line_source *s, uint64_t start, uint64_t end,
                       char *err, size_t errlen);

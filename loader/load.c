@@ -216,6 +216,14 @@ static int push_id_done(struct load_ctx *x, bool *done)
     return 0;
 }
 
+/* The format path is read in: --format, else guessed from its name (NULL
+ * when the name does not tell). */
+static const struct input_format *file_format(const struct load_config *c,
+                                              const char *path)
+{
+    return c->format ? c->format : input_format_guess(path);
+}
+
 static int prepare(struct load_ctx *x)
 {
     const struct load_config *c = x->c;
@@ -249,8 +257,7 @@ static int prepare(struct load_ctx *x)
     x->r->files = x->files.n;
     for (size_t i = 0; i < x->files.n; i++) {
         x->r->input_bytes += x->files.sizes[i];
-        if (c->format == NULL && input_format_guess(x->files.paths[i]) ==
-                                     NULL) {
+        if (file_format(c, x->files.paths[i]) == NULL) {
             return fail(x, LOAD_EXIT_USAGE, "cannot tell the format of %s "
                         "from its name: give --format",
                         x->files.paths[i]);
@@ -455,8 +462,7 @@ static int read_piece(struct read_span *sp, const struct read_piece *piece)
     struct load_ctx *x = rs->x;
     const struct load_config *c = x->c;
     const char *path = x->files.paths[piece->file];
-    const struct input_format *fmt =
-        c->format ? c->format : input_format_guess(path);
+    const struct input_format *fmt = file_format(c, path);
     struct input_reader_options ro = {.max_record = c->max_record,
                                       .range_start = piece->start,
                                       .range_end = piece->end};
@@ -610,9 +616,8 @@ static int plan_spans(struct load_ctx *x, struct read_plan *plan)
     uint32_t n = read_threads(c);
     for (size_t i = 0; n > 1 && i < x->files.n; i++) {
         const char *path = x->files.paths[i];
-        const struct input_format *fmt =
-            c->format ? c->format : input_format_guess(path);
-        splittable[i] = fmt->splittable && byte_source_seekable(path);
+        splittable[i] = file_format(c, path)->splittable &&
+                        byte_source_seekable(path);
     }
     int rc = read_plan_make(x->files.sizes, splittable, x->files.n, n,
                             c->read_piece ? c->read_piece

@@ -45,8 +45,7 @@ static enum input_status jsonl_open(const char *path,
         free(r);
         return e == ENOMEM ? INPUT_IO : INPUT_NOT_FOUND;
     }
-    if ((o->range_start != 0 || o->range_end != 0) &&
-        line_source_limit(r->src, o->range_start, o->range_end, err,
+    if (line_source_limit(r->src, o->range_start, o->range_end, err,
                           errlen) != 0) {
         jsonl_close(r);
         return INPUT_IO;

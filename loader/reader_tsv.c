@@ -140,8 +140,7 @@ static enum input_status tsv_open(const char *path,
         tsv_close(r);
         return INPUT_BAD_FILE;
     }
-    if ((o->range_start != 0 || o->range_end != 0) &&
-        line_source_limit(r->src, o->range_start, o->range_end, err,
+    if (line_source_limit(r->src, o->range_start, o->range_end, err,
                           errlen) != 0) {
         tsv_close(r);
         return INPUT_IO;
