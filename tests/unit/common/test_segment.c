@@ -40,6 +40,7 @@
 #include "snap_format.h"
 #include "store_backend.h"
 #include "test_pieces.h"
+#include "test_proc.h"
 #include "test_tmpdir.h"
 
 /* ---- a test encoder ------------------------------------------------------ */
@@ -668,17 +669,7 @@ static void test_varints(void **state)
 /* kB of file pages this process maps with 2 MiB pages, or -1. */
 static long file_pmd_mapped_kb(void)
 {
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    if (f == NULL) {
-        return -1;
-    }
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof(line), f) != NULL &&
-           sscanf(line, "FilePmdMapped: %ld kB", &kb) != 1) {
-    }
-    fclose(f);
-    return kb;
+    return test_proc_kb("/proc/self/smaps_rollup", "FilePmdMapped");
 }
 
 /* True if a file in tmpdir written with one 4 MiB write() is mapped with

@@ -30,6 +30,7 @@
 #include "store.h"
 #include "store_backend.h"
 #include "test_pieces.h"
+#include "test_proc.h"
 #include "test_tmpdir.h"
 
 static char tmpdir[64];
@@ -460,14 +461,8 @@ static void test_move_copies_across_file_systems(void **state)
 /* kB of anonymous memory resident in this process (RssAnon). */
 static long rss_anon_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    assert_non_null(f);
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof(line), f) != NULL &&
-           sscanf(line, "RssAnon: %ld kB", &kb) != 1) {
-    }
-    fclose(f);
+    long kb = test_proc_kb("/proc/self/status", "RssAnon");
+    assert_true(kb >= 0);
     return kb;
 }
 
